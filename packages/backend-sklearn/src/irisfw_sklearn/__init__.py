@@ -1,0 +1,1 @@
+"""scikit-learn backend for irisfw: MLPClassifier driven by a ModelSpec."""

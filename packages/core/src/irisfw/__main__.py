@@ -1,0 +1,3 @@
+from irisfw.cli import main
+
+main()

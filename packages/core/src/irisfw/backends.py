@@ -1,0 +1,99 @@
+"""The backend interface that every toolkit plugin implements.
+
+This module imports no numerical library, so plugins can subclass
+``Backend`` at import time without slowing down ``irisfw --help``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from irisfw.errors import SpecError
+from irisfw.results import EpochRecord
+from irisfw.spec import ModelSpec, format_validation_error
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from irisfw.prepare import PreparedData
+
+__all__ = ["Backend", "EpochRecord", "FittedModel", "NoOptions"]
+
+
+class NoOptions(BaseModel):
+    """Options model of a backend that takes none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FittedModel(ABC):
+    """A trained model plus what the backend observed while training it."""
+
+    def __init__(
+        self,
+        history: list[EpochRecord] | None = None,
+        warnings: list[str] | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.history = history or []
+        self.warnings = warnings or []
+        self.details = details or {}
+
+    @abstractmethod
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """Return class probabilities, shape (rows, classes), rows summing to 1."""
+
+
+class Backend(ABC):
+    """Trains a ``ModelSpec`` on ``PreparedData`` with one toolkit.
+
+    Subclasses set ``name`` (what users pass to ``--backend``) and ``toolkit``
+    (the toolkit's distribution name, used to look up its version without
+    importing it). ``Options`` is a pydantic model of backend-specific
+    options, filled from ``--option NAME.KEY=VALUE``.
+    """
+
+    name: ClassVar[str]
+    toolkit: ClassVar[str]
+    description: ClassVar[str] = ""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+
+    def __init__(self, options: BaseModel | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    @classmethod
+    def toolkit_version(cls) -> str | None:
+        """Return the installed toolkit version from package metadata, or None."""
+        try:
+            return version(cls.toolkit)
+        except PackageNotFoundError:
+            return None
+
+    @classmethod
+    def parse_options(cls, values: dict[str, Any]) -> BaseModel:
+        """Validate raw option values, raising SpecError naming the bad key."""
+        try:
+            return cls.Options(**values)
+        except ValidationError as exc:
+            raise SpecError(
+                format_validation_error(exc, f"option for backend {cls.name!r}")
+            ) from None
+
+    @property
+    def label(self) -> str:
+        """Name shown in tables; backends add their key options to it."""
+        return self.name
+
+    def check_spec(self, spec: ModelSpec) -> None:  # noqa: B027 - optional hook
+        """Raise SpecError for a spec value this backend cannot honour."""
+
+    @abstractmethod
+    def fit(self, data: PreparedData, spec: ModelSpec) -> FittedModel:
+        """Train on ``data.x_train`` and ``data.y_train`` and return the model.
+
+        Import the toolkit here, never at module level.
+        """

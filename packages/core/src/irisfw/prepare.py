@@ -1,0 +1,214 @@
+"""The data-preparation contract: one immutable PreparedData for every backend.
+
+Steps, in order: validate the table, one-hot encode the labels, split with a
+seeded stratified split, fit a StandardScaler on the training part only and
+apply it to both parts, and fingerprint the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from irisfw.errors import DataError
+from irisfw.loading import resolve_target
+from irisfw.results import DataSummary
+
+DEFAULT_TEST_SIZE = 0.3
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """Scaled float32 features and encoded labels, split once for all backends.
+
+    Arrays are read-only. ``y_*`` hold integer class indices into
+    ``class_names``; ``y_*_onehot`` hold the matching float32 one-hot rows.
+    """
+
+    x_train: np.ndarray
+    x_test: np.ndarray
+    y_train: np.ndarray
+    y_test: np.ndarray
+    y_train_onehot: np.ndarray
+    y_test_onehot: np.ndarray
+    class_names: tuple[str, ...]
+    feature_names: tuple[str, ...]
+    scaler_mean: np.ndarray
+    scaler_scale: np.ndarray
+    source: str
+    target: str
+    test_size: float
+    split_seed: int
+    fingerprint: str
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    def summary(self) -> DataSummary:
+        counts = np.bincount(
+            np.concatenate([self.y_train, self.y_test]), minlength=self.n_classes
+        )
+        return DataSummary(
+            source=self.source,
+            target=self.target,
+            rows=len(self.y_train) + len(self.y_test),
+            features=self.n_features,
+            feature_names=list(self.feature_names),
+            class_names=list(self.class_names),
+            class_counts=[int(count) for count in counts],
+            train_rows=len(self.y_train),
+            test_rows=len(self.y_test),
+            test_size=self.test_size,
+            split_seed=self.split_seed,
+            fingerprint=self.fingerprint,
+        )
+
+
+def prepare(
+    frame: pd.DataFrame,
+    target: str,
+    *,
+    source: str,
+    test_size: float = DEFAULT_TEST_SIZE,
+    seed: int = 0,
+) -> PreparedData:
+    """Validate, encode, split and scale ``frame`` into a PreparedData."""
+    if not 0 < test_size < 1:
+        raise DataError(
+            f"test size {test_size} is out of range; pass --test-size between 0 and 1"
+        )
+    target = resolve_target(frame, target)
+    features = frame.drop(columns=[target])
+    labels = frame[target]
+    _validate(features, labels, target)
+
+    encoder = OneHotEncoder(sparse_output=False, dtype=np.float32)
+    onehot = encoder.fit_transform(labels.to_numpy().reshape(-1, 1))
+    categories = encoder.categories_[0]
+    class_names = tuple(str(category) for category in categories)
+    y = onehot.argmax(axis=1).astype(np.int64)
+    _check_split_possible(y, class_names, test_size)
+
+    indices = np.arange(len(y))
+    train_index, test_index = train_test_split(
+        indices, test_size=test_size, random_state=seed, stratify=y
+    )
+    x = features.to_numpy(dtype=np.float64)
+    scaler = StandardScaler().fit(x[train_index])
+    x_train = scaler.transform(x[train_index]).astype(np.float32)
+    x_test = scaler.transform(x[test_index]).astype(np.float32)
+
+    arrays = {
+        "x_train": x_train,
+        "x_test": x_test,
+        "y_train": y[train_index],
+        "y_test": y[test_index],
+        "y_train_onehot": onehot[train_index],
+        "y_test_onehot": onehot[test_index],
+        "scaler_mean": scaler.mean_.copy(),
+        "scaler_scale": scaler.scale_.copy(),
+    }
+    for array in arrays.values():
+        array.setflags(write=False)
+    feature_names = tuple(str(column) for column in features.columns)
+    return PreparedData(
+        **arrays,
+        class_names=class_names,
+        feature_names=feature_names,
+        source=source,
+        target=target,
+        test_size=test_size,
+        split_seed=seed,
+        fingerprint=fingerprint(arrays, class_names, feature_names),
+    )
+
+
+def fingerprint(
+    arrays: dict[str, np.ndarray],
+    class_names: tuple[str, ...],
+    feature_names: tuple[str, ...],
+) -> str:
+    """Hash the prepared arrays and names; equal fingerprints mean equal bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.tobytes())
+    digest.update("\x1f".join(class_names).encode())
+    digest.update(b"\x1e")
+    digest.update("\x1f".join(feature_names).encode())
+    return digest.hexdigest()[:16]
+
+
+def _validate(features: pd.DataFrame, labels: pd.Series, target: str) -> None:
+    if features.shape[1] == 0:
+        raise DataError(f"no feature columns besides target {target!r}")
+    missing_labels = labels.isna()
+    if missing_labels.any():
+        rows = _first_rows(missing_labels)
+        raise DataError(
+            f"target {target!r} is empty in {int(missing_labels.sum())} rows"
+            f" (first data rows: {rows}); fill or remove those rows"
+        )
+    non_numeric = [
+        str(column)
+        for column in features.columns
+        if not pd.api.types.is_numeric_dtype(features[column])
+        or pd.api.types.is_bool_dtype(features[column])
+    ]
+    if non_numeric:
+        raise DataError(
+            f"feature columns are not numeric: {', '.join(non_numeric)};"
+            " remove them from the CSV or pick another --target"
+        )
+    values = features.to_numpy(dtype=np.float64)
+    invalid = ~np.isfinite(values)
+    if invalid.any():
+        bad_rows = invalid.any(axis=1)
+        columns = [str(c) for c, bad in zip(features.columns, invalid.any(axis=0)) if bad]
+        rows = _first_rows(pd.Series(bad_rows))
+        raise DataError(
+            f"{int(bad_rows.sum())} rows have missing or non-finite values in"
+            f" {', '.join(columns)} (first data rows: {rows}); fill or remove them"
+        )
+
+
+def _first_rows(mask: pd.Series, limit: int = 5) -> str:
+    """Format the first data-row numbers (1-based, header excluded) where mask is true."""
+    positions = np.flatnonzero(mask.to_numpy())[:limit] + 1
+    return ", ".join(str(position) for position in positions)
+
+
+def _check_split_possible(
+    y: np.ndarray, class_names: tuple[str, ...], test_size: float
+) -> None:
+    counts = np.bincount(y, minlength=len(class_names))
+    if len(class_names) < 2:
+        raise DataError(
+            f"the target has {len(class_names)} class ({', '.join(class_names)});"
+            " classification needs at least 2"
+        )
+    for name, count in zip(class_names, counts):
+        if count < 2:
+            raise DataError(
+                f"class {name!r} has {count} row; a stratified split needs at least"
+                " 2 rows per class"
+            )
+    n_test = int(np.ceil(test_size * len(y)))
+    n_train = len(y) - n_test
+    if n_test < len(class_names) or n_train < len(class_names):
+        raise DataError(
+            f"a test size of {test_size} gives {n_test} test and {n_train} training"
+            f" rows for {len(class_names)} classes; each part needs one row per"
+            " class, so change --test-size"
+        )
