@@ -6,6 +6,7 @@ This module imports no numerical library, so plugins can subclass
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from irisfw.prepare import PreparedData
 
-__all__ = ["Backend", "EpochRecord", "FittedModel", "NoOptions"]
+__all__ = ["Backend", "EpochRecord", "FittedModel", "NoOptions", "verbose"]
 
 
 class NoOptions(BaseModel):
@@ -97,3 +98,11 @@ class Backend(ABC):
 
         Import the toolkit here, never at module level.
         """
+
+
+def verbose() -> bool:
+    """Return whether the user asked for toolkit output (``irisfw --verbose``).
+
+    Backends keep toolkit logs and progress printing off unless this is true.
+    """
+    return logging.getLogger("irisfw").isEnabledFor(logging.DEBUG)

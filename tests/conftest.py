@@ -1,0 +1,100 @@
+"""Shared fixtures: prepared Iris data, the installed CLI, and test plugins."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).parent
+DATA_DIR = TESTS_DIR / "data"
+TEST_PLUGIN_SOURCES = [
+    TESTS_DIR / "plugins" / "irisfw-test-plugins",
+    TESTS_DIR / "plugins" / "irisfw-test-duplicate",
+]
+
+
+@pytest.fixture(scope="session")
+def iris_frame():
+    from irisfw.builtin import load_iris
+
+    return load_iris()
+
+
+@pytest.fixture(scope="session")
+def iris_data(iris_frame):
+    from irisfw.prepare import prepare
+
+    return prepare(iris_frame, "species", source="iris", seed=0)
+
+
+def irisfw_executable() -> str:
+    """Return the irisfw console script installed beside this Python."""
+    candidate = Path(sys.executable).parent / "irisfw"
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which("irisfw")
+    if found is None:
+        pytest.fail("the irisfw script is not installed; pip install -r requirements-dev.txt")
+    return found
+
+
+@pytest.fixture(scope="session")
+def test_plugins_path(tmp_path_factory) -> Path:
+    """Install the test-only plugin distributions into a folder with real pip.
+
+    The folder goes on PYTHONPATH only for the tests that ask for it, so the
+    faulty backends never reach a developer's own environment.
+    """
+    target = tmp_path_factory.mktemp("test-plugins")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            *map(str, TEST_PLUGIN_SOURCES),
+        ],
+        check=True,
+    )
+    return target
+
+
+RunCli = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture
+def run_cli(tmp_path) -> RunCli:
+    """Run the installed irisfw script in a subprocess and capture its output."""
+
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        plugins_path: Path | None = None,
+        timeout: float = 600,
+    ) -> subprocess.CompletedProcess:
+        environ = {**os.environ, "COLUMNS": "200", **(env or {})}
+        if plugins_path is not None:
+            environ["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(plugins_path), environ.get("PYTHONPATH")])
+            )
+        return subprocess.run(
+            [irisfw_executable(), *args],
+            capture_output=True,
+            text=True,
+            env=environ,
+            cwd=tmp_path,
+            timeout=timeout,
+        )
+
+    return run

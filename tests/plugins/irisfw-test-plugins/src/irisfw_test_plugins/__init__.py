@@ -1,0 +1,1 @@
+"""Test-only irisfw plugins that fail in controlled ways."""
