@@ -40,7 +40,9 @@ def irisfw_executable() -> str:
         return str(candidate)
     found = shutil.which("irisfw")
     if found is None:
-        pytest.fail("the irisfw script is not installed; pip install -r requirements-dev.txt")
+        pytest.fail(
+            "the irisfw script is not installed; pip install -r requirements-dev.txt"
+        )
     return found
 
 

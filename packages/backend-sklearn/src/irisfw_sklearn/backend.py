@@ -13,6 +13,7 @@ How the spec maps onto MLPClassifier:
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from irisfw.backends import Backend, EpochRecord, FittedModel
@@ -48,6 +49,7 @@ class SklearnBackend(Backend):
             )
 
     def fit(self, data: PreparedData, spec: ModelSpec) -> FittedModel:
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
         self.check_spec(spec)
@@ -71,7 +73,17 @@ class SklearnBackend(Backend):
             tol=0.0,
             random_state=spec.seed,
         )
-        estimator.fit(data.x_train, data.y_train)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            estimator.fit(data.x_train, data.y_train)
+        recorded = []
+        for warning in caught:
+            if issubclass(warning.category, ConvergenceWarning):
+                recorded.append(f"ConvergenceWarning: {warning.message}")
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
         history = [
             EpochRecord(epoch=index + 1, loss=float(loss))
             for index, loss in enumerate(estimator.loss_curve_)
@@ -79,5 +91,9 @@ class SklearnBackend(Backend):
         return SklearnModel(
             estimator,
             history=history,
-            details={"n_iter": int(estimator.n_iter_), "batch_size": estimator.batch_size},
+            warnings=recorded,
+            details={
+                "n_iter": int(estimator.n_iter_),
+                "batch_size": estimator.batch_size,
+            },
         )

@@ -35,7 +35,18 @@ _LAZY = {
     "ModelSpec": "irisfw.spec",
 }
 
-__all__ = ["__version__", "hookimpl", *_LAZY]
+__all__ = [
+    "Backend",
+    "Comparison",
+    "Dataset",
+    "EpochRecord",
+    "FittedModel",
+    "ModelSpec",
+    "PreparedData",
+    "RunResult",
+    "__version__",
+    "hookimpl",
+]
 
 
 def __getattr__(name: str) -> Any:

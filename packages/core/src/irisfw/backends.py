@@ -80,8 +80,10 @@ class Backend(ABC):
         try:
             return cls.Options(**values)
         except ValidationError as exc:
+            allowed = ", ".join(cls.Options.model_fields) or "none"
             raise SpecError(
                 format_validation_error(exc, f"option for backend {cls.name!r}")
+                + f"; options of {cls.name!r}: {allowed}"
             ) from None
 
     @property

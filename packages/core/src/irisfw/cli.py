@@ -44,7 +44,10 @@ def root(
     version: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the version and exit.",
         ),
     ] = False,
     verbose: Annotated[
@@ -112,7 +115,9 @@ def compare(
     ] = 0.3,
     hidden: Annotated[
         str | None,
-        typer.Option(help="Hidden layer sizes, comma-separated, e.g. 20,20. Default: 16."),
+        typer.Option(
+            help="Hidden layer sizes, comma-separated, e.g. 20,20. Default: 16."
+        ),
     ] = None,
     activation: Annotated[
         str | None, typer.Option(help="relu, tanh or logistic. Default: relu.")
@@ -128,7 +133,9 @@ def compare(
     ] = None,
     batch_size: Annotated[
         str | None,
-        typer.Option(help="Rows per gradient step, or 'full' for full batch. Default: 16."),
+        typer.Option(
+            help="Rows per gradient step, or 'full' for full batch. Default: 16."
+        ),
     ] = None,
     loss: Annotated[
         str | None, typer.Option(help="cross_entropy or mse. Default: cross_entropy.")

@@ -51,7 +51,9 @@ def list_backends(*, as_json: bool) -> None:
         if plugin.error
     ]
     if as_json:
-        sys.stdout.write(json.dumps({"backends": rows, "plugin_errors": failed}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps({"backends": rows, "plugin_errors": failed}, indent=2) + "\n"
+        )
         return
 
     console = Console()
@@ -81,7 +83,11 @@ def list_backends(*, as_json: bool) -> None:
 def list_datasets(*, as_json: bool) -> None:
     plugins = Plugins()
     rows = [
-        {"name": dataset.name, "target": dataset.target, "description": dataset.description}
+        {
+            "name": dataset.name,
+            "target": dataset.target,
+            "description": dataset.description,
+        }
         for dataset in sorted(plugins.datasets.values(), key=lambda d: d.name)
     ]
     if as_json:
@@ -137,7 +143,9 @@ def plan_runs(arguments: CompareArguments, plugins: Plugins) -> list[Any]:
     explicit = bool(arguments.backends)
     names = list(dict.fromkeys(arguments.backends))
     if not explicit:
-        names = sorted(name for name, entry in plugins.backends.items() if not entry.error)
+        names = sorted(
+            name for name, entry in plugins.backends.items() if not entry.error
+        )
         if not names:
             raise IrisfwError(
                 "no backends are installed; install one, e.g. pip install 'irisfw[sklearn]',"
@@ -149,20 +157,23 @@ def plan_runs(arguments: CompareArguments, plugins: Plugins) -> list[Any]:
     for name in names:
         entry = plugins.backend(name)
         backend_class = entry.backend_class
+        # Options name the backend explicitly, so an invalid one is always an error.
+        backend = backend_class(backend_class.parse_options(options.get(name, {})))
         try:
             if backend_class.toolkit_version() is None:
                 raise SpecError(
                     f"backend {name!r} needs {backend_class.toolkit}, which is not"
                     f" installed; pip install {backend_class.toolkit}"
                 )
-            backend = backend_class(backend_class.parse_options(options.get(name, {})))
             backend.check_spec(spec)
         except SpecError as exc:
             if explicit:
                 raise
             logger.warning("skipping backend %r: %s", name, exc)
             continue
-        requests.append(RunRequest(backend=name, spec=spec, options=options.get(name, {})))
+        requests.append(
+            RunRequest(backend=name, spec=spec, options=options.get(name, {}))
+        )
     if not requests:
         raise IrisfwError("no backend can run this spec; see the warnings above")
     return requests
@@ -196,14 +207,20 @@ def run_compare(arguments: CompareArguments) -> int:
 
     def report(result: Any) -> None:
         accuracy = result.metrics.test_accuracy if result.metrics else None
-        detail = f"test accuracy {accuracy:.3f}" if accuracy is not None else result.status
-        status.print(f"finished {result.label}: {detail}", highlight=False, markup=False)
+        detail = (
+            f"test accuracy {accuracy:.3f}" if accuracy is not None else result.status
+        )
+        status.print(
+            f"finished {result.label}: {detail}", highlight=False, markup=False
+        )
 
     comparison = run_comparison(requests, data, plugins, on_result=report)
 
     if arguments.output is not None:
         write_atomic(arguments.output, render_text(comparison, arguments.output_format))
-        status.print(f"wrote {len(comparison.runs)} runs to {arguments.output}", markup=False)
+        status.print(
+            f"wrote {len(comparison.runs)} runs to {arguments.output}", markup=False
+        )
     elif arguments.output_format == "table":
         render_table(comparison, table_console())
     else:
@@ -215,8 +232,12 @@ def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file renamed into place."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise IrisfwError(f"cannot write {str(path)!r}: folder {str(directory)!r} does not exist")
-    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        raise IrisfwError(
+            f"cannot write {str(path)!r}: folder {str(directory)!r} does not exist"
+        )
+    fd, temporary = tempfile.mkstemp(
+        dir=directory, prefix=f".{path.name}.", suffix=".tmp"
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -47,7 +47,9 @@ def read_csv(path: Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise DataError(f"data file '{path}' is empty; pass a CSV with a header row") from None
+        raise DataError(
+            f"data file '{path}' is empty; pass a CSV with a header row"
+        ) from None
     except pd.errors.ParserError as exc:
         detail = str(exc).strip().splitlines()[-1]
         raise DataError(f"data file '{path}' is not valid CSV: {detail}") from None
@@ -67,7 +69,9 @@ def resolve_target(frame: pd.DataFrame, target: str) -> str:
     """Return the column named ``target``, matched case-insensitively."""
     if target in frame.columns:
         return target
-    matches = [column for column in frame.columns if str(column).lower() == target.lower()]
+    matches = [
+        column for column in frame.columns if str(column).lower() == target.lower()
+    ]
     if len(matches) == 1:
         return str(matches[0])
     columns = ", ".join(str(column) for column in frame.columns)

@@ -102,7 +102,9 @@ class Plugins:
 
         from irisfw import __version__
 
-        self._add(builtin, Plugin(BUILTIN_NAME, "irisfw", __version__, builtin.__name__))
+        self._add(
+            builtin, Plugin(BUILTIN_NAME, "irisfw", __version__, builtin.__name__)
+        )
         self._load_entry_points()
         self._collect_backends()
         self._collect_datasets()
@@ -208,7 +210,9 @@ class Plugins:
         if entry is None:
             available = ", ".join(sorted(self.backends)) or "none installed"
             broken = [p.name for p in self.plugins.values() if p.error]
-            hint = f"; plugins that failed to load: {', '.join(broken)}" if broken else ""
+            hint = (
+                f"; plugins that failed to load: {', '.join(broken)}" if broken else ""
+            )
             raise BackendError(
                 f"unknown backend {name!r}; available backends: {available}{hint};"
                 " run 'irisfw backends' for details"

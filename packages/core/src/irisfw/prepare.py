@@ -28,6 +28,8 @@ class PreparedData:
 
     Arrays are read-only. ``y_*`` hold integer class indices into
     ``class_names``; ``y_*_onehot`` hold the matching float32 one-hot rows.
+    ``train_index`` and ``test_index`` are the 0-based positions of each
+    part's rows in the loaded table.
     """
 
     x_train: np.ndarray
@@ -40,6 +42,8 @@ class PreparedData:
     feature_names: tuple[str, ...]
     scaler_mean: np.ndarray
     scaler_scale: np.ndarray
+    train_index: np.ndarray
+    test_index: np.ndarray
     source: str
     target: str
     test_size: float
@@ -117,6 +121,8 @@ def prepare(
         "y_test_onehot": onehot[test_index],
         "scaler_mean": scaler.mean_.copy(),
         "scaler_scale": scaler.scale_.copy(),
+        "train_index": train_index,
+        "test_index": test_index,
     }
     for array in arrays.values():
         array.setflags(write=False)
@@ -175,7 +181,11 @@ def _validate(features: pd.DataFrame, labels: pd.Series, target: str) -> None:
     invalid = ~np.isfinite(values)
     if invalid.any():
         bad_rows = invalid.any(axis=1)
-        columns = [str(c) for c, bad in zip(features.columns, invalid.any(axis=0)) if bad]
+        columns = [
+            str(c)
+            for c, bad in zip(features.columns, invalid.any(axis=0), strict=True)
+            if bad
+        ]
         rows = _first_rows(pd.Series(bad_rows))
         raise DataError(
             f"{int(bad_rows.sum())} rows have missing or non-finite values in"
@@ -198,7 +208,7 @@ def _check_split_possible(
             f"the target has {len(class_names)} class ({', '.join(class_names)});"
             " classification needs at least 2"
         )
-    for name, count in zip(class_names, counts):
+    for name, count in zip(class_names, counts, strict=True):
         if count < 2:
             raise DataError(
                 f"class {name!r} has {count} row; a stratified split needs at least"

@@ -46,7 +46,9 @@ def _number(value: float | None, digits: int = 3) -> str:
 def _cells(run: RunResult) -> list[str]:
     metrics = run.metrics
     predict_ms = (
-        None if run.timings.predict_seconds is None else run.timings.predict_seconds * 1000
+        None
+        if run.timings.predict_seconds is None
+        else run.timings.predict_seconds * 1000
     )
     return [
         run.label,
@@ -64,7 +66,8 @@ def _cells(run: RunResult) -> list[str]:
 def summary_lines(comparison: Comparison) -> list[str]:
     data = comparison.data
     classes = ", ".join(
-        f"{name} ({count})" for name, count in zip(data.class_names, data.class_counts)
+        f"{name} ({count})"
+        for name, count in zip(data.class_names, data.class_counts, strict=True)
     )
     return [
         f"data: {data.source}, target {data.target!r}",
@@ -106,7 +109,10 @@ def render_table(comparison: Comparison, console: Console) -> None:
         console.print(line, highlight=False, markup=False)
     table = Table(show_lines=False)
     for column in COLUMNS:
-        table.add_column(column, justify="left" if column in {"backend", "status", "toolkit"} else "right")
+        table.add_column(
+            column,
+            justify="left" if column in {"backend", "status", "toolkit"} else "right",
+        )
     for run in sorted_runs(comparison):
         table.add_row(*_cells(run), style=None if run.status == "ok" else "red")
     console.print(table)
@@ -187,6 +193,8 @@ def render_text(comparison: Comparison, fmt: str) -> str:
     """Render any format, the table included, as plain text."""
     if fmt == "table":
         buffer = io.StringIO()
-        render_table(comparison, Console(file=buffer, width=TABLE_WIDTH, color_system=None))
+        render_table(
+            comparison, Console(file=buffer, width=TABLE_WIDTH, color_system=None)
+        )
         return buffer.getvalue()
     return TEXT_RENDERERS[fmt](comparison)

@@ -34,9 +34,7 @@ class ModelSpec(BaseModel):
     )
     optimizer: Optimizer = Field(default="adam", description="Gradient optimizer.")
     learning_rate: float = Field(default=0.01, gt=0, description="Step size.")
-    epochs: int = Field(
-        default=100, gt=0, description="Passes over the training rows."
-    )
+    epochs: int = Field(default=100, gt=0, description="Passes over the training rows.")
     batch_size: int | None = Field(
         default=16,
         gt=0,

@@ -1,7 +1,8 @@
 """Registers a second backend called 'constant'."""
 
-from irisfw import hookimpl
 from irisfw_test_plugins.faulty import ConstantBackend
+
+from irisfw import hookimpl
 
 
 class SecondConstantBackend(ConstantBackend):
