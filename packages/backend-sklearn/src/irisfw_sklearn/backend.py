@@ -38,6 +38,7 @@ class SklearnModel(FittedModel):
 class SklearnBackend(Backend):
     name = "sklearn"
     toolkit = "scikit-learn"
+    toolkit_module = "sklearn.neural_network"
     description = "scikit-learn MLPClassifier"
 
     def check_spec(self, spec: ModelSpec) -> None:

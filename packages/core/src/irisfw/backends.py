@@ -7,13 +7,16 @@ This module imports no numerical library, so plugins can subclass
 from __future__ import annotations
 
 import logging
+import os
 from abc import ABC, abstractmethod
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from irisfw.errors import SpecError
+from irisfw.progress import report_epoch
 from irisfw.results import EpochRecord
 from irisfw.spec import ModelSpec, format_validation_error
 
@@ -22,7 +25,18 @@ if TYPE_CHECKING:
 
     from irisfw.prepare import PreparedData
 
-__all__ = ["Backend", "EpochRecord", "FittedModel", "NoOptions", "verbose"]
+__all__ = [
+    "THREADS_ENV",
+    "Backend",
+    "EpochRecord",
+    "FittedModel",
+    "NoOptions",
+    "report_epoch",
+    "thread_budget",
+    "verbose",
+]
+
+THREADS_ENV = "IRISFW_THREADS"
 
 
 class NoOptions(BaseModel):
@@ -54,12 +68,15 @@ class Backend(ABC):
 
     Subclasses set ``name`` (what users pass to ``--backend``) and ``toolkit``
     (the toolkit's distribution name, used to look up its version without
-    importing it). ``Options`` is a pydantic model of backend-specific
-    options, filled from ``--option NAME.KEY=VALUE``.
+    importing it). ``toolkit_module`` is the module that ``load_toolkit``
+    imports, so the runner can time the import apart from training.
+    ``Options`` is a pydantic model of backend-specific options, filled from
+    ``--option NAME.KEY=VALUE``.
     """
 
     name: ClassVar[str]
     toolkit: ClassVar[str]
+    toolkit_module: ClassVar[str | None] = None
     description: ClassVar[str] = ""
     Options: ClassVar[type[BaseModel]] = NoOptions
 
@@ -91,6 +108,15 @@ class Backend(ABC):
         """Name shown in tables; backends add their key options to it."""
         return self.name
 
+    def load_toolkit(self) -> None:
+        """Import the toolkit; the runner times this call as the import time.
+
+        Override it when the import needs preparation, such as choosing an
+        engine through an environment variable first.
+        """
+        if self.toolkit_module is not None:
+            import_module(self.toolkit_module)
+
     def check_spec(self, spec: ModelSpec) -> None:  # noqa: B027 - optional hook
         """Raise SpecError for a spec value this backend cannot honour."""
 
@@ -108,3 +134,14 @@ def verbose() -> bool:
     Backends keep toolkit logs and progress printing off unless this is true.
     """
     return logging.getLogger("irisfw").isEnabledFor(logging.DEBUG)
+
+
+def thread_budget() -> int | None:
+    """Return the CPU threads this run may use, or None when unrestricted.
+
+    The runner sets it per worker so that parallel workers together use no
+    more threads than there are CPUs. Backends pass it to their toolkit's
+    thread-pool settings.
+    """
+    value = os.environ.get(THREADS_ENV)
+    return int(value) if value else None

@@ -153,8 +153,30 @@ def compare(
     ] = "table",
     output: Annotated[
         Path | None,
-        typer.Option(help="Write the results to this file instead of stdout."),
+        typer.Option(
+            help="Write the results to this file instead of stdout, rewritten"
+            " atomically after every finished run."
+        ),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Runs at once, each in its own process. Default: CPUs, capped by runs.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a run may take before it is killed. Default: none."),
+    ] = None,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process",
+            help="Run every backend in this process, one after another, for debugging.",
+        ),
+    ] = False,
 ) -> None:
     """Train the same classifier with each backend and compare the results."""
     from irisfw.commands import CompareArguments, run_compare
@@ -179,6 +201,9 @@ def compare(
         output_format=output_format,
         output=output,
         quiet=bool(context.obj["quiet"]),
+        jobs=jobs,
+        timeout=timeout,
+        in_process=in_process,
     )
     raise typer.Exit(run_compare(arguments))
 

@@ -113,6 +113,9 @@ class CompareArguments:
     output_format: str = "table"
     output: Path | None = None
     quiet: bool = False
+    jobs: int | None = None
+    timeout: float | None = None
+    in_process: bool = False
 
 
 def parse_options(texts: list[str], known: set[str]) -> dict[str, dict[str, str]]:
@@ -186,13 +189,23 @@ def run_compare(arguments: CompareArguments) -> int:
         raise IrisfwError(
             f"invalid --format {arguments.output_format!r}; choose one of: {', '.join(FORMATS)}"
         )
+    if arguments.jobs is not None and arguments.jobs < 1:
+        raise IrisfwError(f"invalid --jobs {arguments.jobs}; pass 1 or more")
+    if arguments.timeout is not None and arguments.timeout <= 0:
+        raise IrisfwError(f"invalid --timeout {arguments.timeout:g}; pass seconds > 0")
+    if arguments.in_process and arguments.timeout is not None:
+        raise IrisfwError(
+            "--timeout cannot stop a run inside this process; drop --in-process"
+            " or --timeout"
+        )
     plugins = Plugins()
     requests = plan_runs(arguments, plugins)
 
+    from irisfw.display import ProgressDisplay
     from irisfw.loading import load_table
     from irisfw.prepare import prepare
     from irisfw.render import render_table, render_text, table_console
-    from irisfw.runner import run_comparison
+    from irisfw.runner import ComparisonInterrupted, run_comparison
 
     table = load_table(arguments.data, plugins.datasets)
     data = prepare(
@@ -203,21 +216,34 @@ def run_compare(arguments: CompareArguments) -> int:
         seed=arguments.seed,
     )
 
+    def save(comparison: Any) -> None:
+        if arguments.output is not None:
+            write_atomic(
+                arguments.output, render_text(comparison, arguments.output_format)
+            )
+
+    interrupted = False
+    with ProgressDisplay(len(requests), quiet=arguments.quiet) as display:
+        for index, request in enumerate(requests):
+            display.add_run(index, request.describe(), request.spec.epochs)
+        try:
+            comparison = run_comparison(
+                requests,
+                data,
+                plugins,
+                jobs=arguments.jobs,
+                timeout=arguments.timeout,
+                in_process=arguments.in_process,
+                on_event=display,
+                on_result=save,
+            )
+        except ComparisonInterrupted as stop:
+            comparison = stop.comparison
+            interrupted = True
+
     status = Console(stderr=True, quiet=arguments.quiet)
-
-    def report(result: Any) -> None:
-        accuracy = result.metrics.test_accuracy if result.metrics else None
-        detail = (
-            f"test accuracy {accuracy:.3f}" if accuracy is not None else result.status
-        )
-        status.print(
-            f"finished {result.label}: {detail}", highlight=False, markup=False
-        )
-
-    comparison = run_comparison(requests, data, plugins, on_result=report)
-
     if arguments.output is not None:
-        write_atomic(arguments.output, render_text(comparison, arguments.output_format))
+        save(comparison)
         status.print(
             f"wrote {len(comparison.runs)} runs to {arguments.output}", markup=False
         )
@@ -225,6 +251,9 @@ def run_compare(arguments: CompareArguments) -> int:
         render_table(comparison, table_console())
     else:
         sys.stdout.write(render_text(comparison, arguments.output_format))
+    if interrupted:
+        status.print("interrupted: unfinished runs are marked cancelled", markup=False)
+        return 130
     return 0 if comparison.ok else 1
 
 

@@ -204,6 +204,14 @@ class Plugins:
 
         self._call_per_plugin("irisfw_register_datasets", factory)
 
+    def selection_environ(self) -> dict[str, str]:
+        """Return the variables that choose plugins, for worker processes."""
+        return {
+            name: self._environ[name]
+            for name in (PLUGINS_ENV, STRICT_ENV)
+            if name in self._environ
+        }
+
     def backend(self, name: str) -> BackendEntry:
         """Return a usable backend entry, raising BackendError with the fix."""
         entry = self.backends.get(name)

@@ -7,8 +7,11 @@ apply it to both parts, and fingerprint the result.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -222,3 +225,35 @@ def _check_split_possible(
             f" rows for {len(class_names)} classes; each part needs one row per"
             " class, so change --test-size"
         )
+
+
+def save_prepared(data: PreparedData, directory: Path) -> None:
+    """Write ``data`` as one ``.npy`` file per array plus ``meta.json``.
+
+    Workers read it back with ``load_prepared``, memory-mapped, so the
+    feature matrix is written once and never pickled per run.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    meta = {}
+    for item in dataclasses.fields(data):
+        value = getattr(data, item.name)
+        if isinstance(value, np.ndarray):
+            np.save(directory / f"{item.name}.npy", value, allow_pickle=False)
+        else:
+            meta[item.name] = value
+    (directory / "meta.json").write_text(json.dumps(meta))
+
+
+def load_prepared(directory: Path) -> PreparedData:
+    """Read a PreparedData written by ``save_prepared``."""
+    meta = json.loads((directory / "meta.json").read_text())
+    values = {}
+    for item in dataclasses.fields(PreparedData):
+        if item.name in meta:
+            value = meta[item.name]
+            values[item.name] = tuple(value) if isinstance(value, list) else value
+        else:
+            values[item.name] = np.load(
+                directory / f"{item.name}.npy", mmap_mode="r", allow_pickle=False
+            )
+    return PreparedData(**values)

@@ -16,7 +16,7 @@ from irisfw.spec import ModelSpec
 
 SCHEMA_VERSION = 1
 
-RunStatus = Literal["ok", "failed"]
+RunStatus = Literal["ok", "failed", "timeout", "cancelled"]
 
 
 class EpochRecord(BaseModel):
@@ -55,8 +55,12 @@ class Metrics(BaseModel):
 class Timings(BaseModel):
     """Wall-clock seconds, each phase measured on its own."""
 
+    import_seconds: float | None = Field(
+        default=None,
+        description="Backend.load_toolkit: importing the toolkit in the worker.",
+    )
     fit_seconds: float | None = Field(
-        default=None, description="Backend.fit, toolkit imports included."
+        default=None, description="Backend.fit, after the toolkit was imported."
     )
     predict_seconds: float | None = Field(
         default=None,
@@ -97,6 +101,15 @@ class RunResult(BaseModel):
         default_factory=dict,
         description="Backend facts such as device, thread count or engine.",
     )
+    threads: int | None = Field(
+        default=None,
+        description="CPU threads the run was allowed; None when not limited.",
+    )
+    worker_pid: int | None = Field(
+        default=None, description="Process id of the process that ran it."
+    )
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
 
 
 class DataSummary(BaseModel):

@@ -1,30 +1,56 @@
-"""Execute run requests: fit, predict and measure one backend at a time."""
+"""Execute run requests and collect their results into a Comparison.
+
+By default every run executes in its own spawned worker process (see
+``executor.IsolatedProcessExecutor``): toolkits never share an interpreter,
+a run past ``--timeout`` is killed, and a crashed worker fails only its own
+run. Any ``concurrent.futures.Executor`` can take the place of the local
+pool. ``in_process=True`` runs everything in this process, for debugging.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
+import threading
 import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable
+from concurrent.futures import CancelledError, Executor, Future, as_completed
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from irisfw import __version__
+from irisfw import __version__, progress
 from irisfw.plugins import BackendEntry, Plugins
-from irisfw.prepare import PreparedData
 from irisfw.results import (
     Comparison,
     PluginInfo,
     RunResult,
+    RunStatus,
     Timings,
     ToolkitInfo,
 )
 from irisfw.spec import ModelSpec
 
+if TYPE_CHECKING:
+    from irisfw.prepare import PreparedData
+
 logger = logging.getLogger(__name__)
 
 TRACEBACK_LINES = 6
+
+# Environment variables that size the thread pools of BLAS libraries, OpenMP,
+# PyTorch and TensorFlow; each worker gets its share of the CPUs.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
 
 
 @dataclass(frozen=True)
@@ -35,13 +61,50 @@ class RunRequest:
     spec: ModelSpec
     options: dict[str, Any] = field(default_factory=dict)
 
+    def describe(self) -> str:
+        return f"{self.backend} {self.spec.label} seed {self.spec.seed}"
 
-def execute_run(
-    request: RunRequest, entry: BackendEntry, data: PreparedData
-) -> RunResult:
-    """Train and evaluate one run; any exception becomes a failed RunResult."""
+
+@dataclass(frozen=True)
+class RunEvent:
+    """A change in one run's state, for progress displays.
+
+    ``kind`` is ``started`` (with ``pid``), ``epoch`` (with ``epoch`` and
+    ``epochs``) or ``finished`` (with ``result``).
+    """
+
+    index: int
+    request: RunRequest
+    kind: str
+    pid: int | None = None
+    epoch: int | None = None
+    epochs: int | None = None
+    result: RunResult | None = None
+
+
+class ComparisonInterrupted(Exception):
+    """The user interrupted the comparison; ``comparison`` keeps what finished."""
+
+    def __init__(self, comparison: Comparison) -> None:
+        super().__init__("interrupted")
+        self.comparison = comparison
+
+
+def default_jobs(run_count: int) -> int:
+    """Return the number of CPUs, capped by the number of runs."""
+    return max(1, min(os.cpu_count() or 1, run_count))
+
+
+def threads_per_worker(jobs: int) -> int:
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def base_result(
+    request: RunRequest, entry: BackendEntry, data_fingerprint: str
+) -> dict[str, Any]:
+    """Return the RunResult fields known before the run starts."""
     backend_class = entry.backend_class
-    base = {
+    return {
         "backend": request.backend,
         "label": request.backend,
         "spec": request.spec,
@@ -53,8 +116,20 @@ def execute_run(
         "plugin": PluginInfo(
             distribution=entry.plugin.distribution, version=entry.plugin.version
         ),
-        "fingerprint": data.fingerprint,
+        "fingerprint": data_fingerprint,
     }
+
+
+def execute_run(
+    request: RunRequest, entry: BackendEntry, data: PreparedData
+) -> RunResult:
+    """Train and evaluate one run; any exception becomes a failed RunResult."""
+    base = base_result(request, entry, data.fingerprint)
+    base["worker_pid"] = os.getpid()
+    base["started_at"] = datetime.now(UTC)
+    threads = os.environ.get("IRISFW_THREADS")
+    base["threads"] = int(threads) if threads else None
+    backend_class = entry.backend_class
     timings = Timings()
     caught: list[warnings.WarningMessage] = []
     try:
@@ -64,6 +139,10 @@ def execute_run(
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            start = time.perf_counter()
+            backend.load_toolkit()
+            timings.import_seconds = time.perf_counter() - start
+
             start = time.perf_counter()
             model = backend.fit(data, request.spec)
             timings.fit_seconds = time.perf_counter() - start
@@ -87,9 +166,10 @@ def execute_run(
         return RunResult(
             **base,
             status="failed",
-            error=_describe_exception(exc),
+            error=describe_exception(exc),
             timings=timings,
             warnings=_warning_texts(caught),
+            finished_at=datetime.now(UTC),
         )
     return RunResult(
         **base,
@@ -99,10 +179,22 @@ def execute_run(
         history=model.history,
         warnings=[*model.warnings, *_warning_texts(caught)],
         details=model.details,
+        finished_at=datetime.now(UTC),
     )
 
 
-def _describe_exception(exc: BaseException) -> str:
+def run_in_worker(request: RunRequest, data_dir: str, log_level: int) -> RunResult:
+    """Worker entry point: load plugins and the prepared data, then run."""
+    logging.basicConfig(level=log_level, format="irisfw: %(levelname)s: %(message)s")
+    from irisfw.prepare import load_prepared
+
+    plugins = Plugins()
+    entry = plugins.backend(request.backend)
+    data = load_prepared(Path(data_dir))
+    return execute_run(request, entry, data)
+
+
+def describe_exception(exc: BaseException) -> str:
     lines = traceback.format_exception(exc)
     tail = "".join(lines[-TRACEBACK_LINES:]).rstrip()
     return f"{type(exc).__name__}: {exc}\n{tail}"
@@ -116,20 +208,215 @@ def _warning_texts(caught: Iterable[warnings.WarningMessage]) -> list[str]:
     return list(texts)
 
 
+def result_from_error(
+    request: RunRequest,
+    entry: BackendEntry,
+    data_fingerprint: str,
+    exc: BaseException,
+    pid: int | None,
+) -> RunResult:
+    """Turn an executor-side failure (timeout, crash, cancel) into a RunResult."""
+    from irisfw.executor import (
+        RemoteError,
+        TaskCancelledError,
+        TaskTimeoutError,
+        WorkerDiedError,
+    )
+
+    status: RunStatus = "failed"
+    if isinstance(exc, TaskTimeoutError):
+        status = "timeout"
+        error = str(exc)
+    elif isinstance(exc, TaskCancelledError | CancelledError):
+        status = "cancelled"
+        error = "cancelled before it finished"
+    elif isinstance(exc, WorkerDiedError):
+        error = f"WorkerDiedError: {exc}"
+    elif isinstance(exc, RemoteError):
+        tail = "".join(exc.traceback_text.splitlines(True)[-TRACEBACK_LINES:]).rstrip()
+        error = f"{exc}\n{tail}"
+    else:
+        error = describe_exception(exc)
+    return RunResult(
+        **base_result(request, entry, data_fingerprint),
+        status=status,
+        error=error,
+        worker_pid=pid,
+        finished_at=datetime.now(UTC),
+    )
+
+
 def run_comparison(
     requests: list[RunRequest],
     data: PreparedData,
     plugins: Plugins,
-    on_result: Callable[[RunResult], None] | None = None,
+    *,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    in_process: bool = False,
+    executor: Executor | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
+    on_result: Callable[[Comparison], None] | None = None,
 ) -> Comparison:
-    """Run every request in this process, one after another."""
+    """Run every request and return the Comparison, runs in request order.
+
+    ``on_event`` receives progress events; ``on_result`` receives the
+    Comparison so far after each finished run (for atomic result files).
+    Raises ComparisonInterrupted on Ctrl-C after stopping the workers.
+    """
     comparison = Comparison(irisfw_version=__version__, data=data.summary())
-    for request in requests:
-        entry = plugins.backend(request.backend)
-        logger.info("running %s with %s", request.backend, request.spec.label)
-        result = execute_run(request, entry, data)
-        comparison.runs.append(result)
+    entries = [plugins.backend(request.backend) for request in requests]
+    results: list[RunResult | None] = [None] * len(requests)
+
+    def emit(event: RunEvent) -> None:
+        if on_event is not None:
+            on_event(event)
+
+    def record(index: int, result: RunResult) -> None:
+        results[index] = result
+        comparison.runs = [run for run in results if run is not None]
         plugins.run_finished(result, comparison.data)
+        emit(RunEvent(index, requests[index], "finished", result=result))
         if on_result is not None:
-            on_result(result)
+            on_result(comparison)
+
+    try:
+        if in_process:
+            _run_in_process(requests, entries, data, emit, record)
+        else:
+            _run_isolated(
+                requests,
+                entries,
+                data,
+                jobs,
+                timeout,
+                executor,
+                emit,
+                record,
+                plugins.selection_environ(),
+            )
+    except KeyboardInterrupt:
+        for index, request in enumerate(requests):
+            if results[index] is None:
+                results[index] = result_from_error(
+                    request,
+                    entries[index],
+                    data.fingerprint,
+                    CancelledError(),
+                    None,
+                )
+        comparison.runs = [run for run in results if run is not None]
+        raise ComparisonInterrupted(comparison) from None
+    comparison.runs = [run for run in results if run is not None]
     return comparison
+
+
+def _run_in_process(
+    requests: list[RunRequest],
+    entries: list[BackendEntry],
+    data: PreparedData,
+    emit: Callable[[RunEvent], None],
+    record: Callable[[int, RunResult], None],
+) -> None:
+    for index, (request, entry) in enumerate(zip(requests, entries, strict=True)):
+        emit(RunEvent(index, request, "started", pid=os.getpid()))
+
+        def send(
+            message: Any, index: int = index, request: RunRequest = request
+        ) -> None:
+            _emit_progress(emit, index, request, message)
+
+        progress.set_sender(send)
+        try:
+            record(index, execute_run(request, entry, data))
+        finally:
+            progress.set_sender(None)
+
+
+def _emit_progress(
+    emit: Callable[[RunEvent], None], index: int, request: RunRequest, message: Any
+) -> None:
+    if isinstance(message, tuple) and message and message[0] == "epoch":
+        emit(RunEvent(index, request, "epoch", epoch=message[1], epochs=message[2]))
+
+
+def _run_isolated(
+    requests: list[RunRequest],
+    entries: list[BackendEntry],
+    data: PreparedData,
+    jobs: int | None,
+    timeout: float | None,
+    executor: Executor | None,
+    emit: Callable[[RunEvent], None],
+    record: Callable[[int, RunResult], None],
+    plugin_environ: dict[str, str],
+) -> None:
+    from irisfw.executor import IsolatedProcessExecutor
+    from irisfw.prepare import save_prepared
+
+    jobs = jobs or default_jobs(len(requests))
+    threads = threads_per_worker(jobs)
+    index_of: dict[Future, int] = {}
+    pids: dict[int, int] = {}
+    # Held while submitting, so a worker's start event never arrives before
+    # its future is in index_of.
+    submitting = threading.Lock()
+
+    def on_start(future: Future, pid: int) -> None:
+        with submitting:
+            index = index_of.get(future)
+        if index is not None:
+            pids[index] = pid
+            emit(RunEvent(index, requests[index], "started", pid=pid))
+
+    def on_progress(future: Future, message: Any) -> None:
+        index = index_of.get(future)
+        if index is not None:
+            _emit_progress(emit, index, requests[index], message)
+
+    environ = {
+        name: str(threads) for name in THREAD_VARIABLES if name not in os.environ
+    }
+    environ["IRISFW_THREADS"] = str(threads)
+    environ.update(plugin_environ)
+    log_level = logging.getLogger("irisfw").getEffectiveLevel()
+
+    with tempfile.TemporaryDirectory(prefix="irisfw-") as directory:
+        save_prepared(data, Path(directory))
+        owned = executor is None
+        if executor is None:
+            executor = IsolatedProcessExecutor(
+                jobs,
+                timeout=timeout,
+                environ=environ,
+                on_progress=on_progress,
+                on_start=on_start,
+            )
+        try:
+            with submitting:
+                for index, request in enumerate(requests):
+                    future = executor.submit(
+                        run_in_worker, request, directory, log_level
+                    )
+                    index_of[future] = index
+            for future in as_completed(index_of):
+                index = index_of[future]
+                try:
+                    result = future.result()
+                except BaseException as exc:
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                    result = result_from_error(
+                        requests[index],
+                        entries[index],
+                        data.fingerprint,
+                        exc,
+                        pids.get(index),
+                    )
+                record(index, result)
+        except KeyboardInterrupt:
+            executor.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            if owned:
+                executor.shutdown(wait=True, cancel_futures=True)

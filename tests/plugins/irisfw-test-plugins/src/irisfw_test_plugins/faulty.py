@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from irisfw import hookimpl
-from irisfw.backends import Backend, FittedModel
+from irisfw.backends import Backend, FittedModel, report_epoch
+
+
+class SleepOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sleep: float = 0.0
 
 
 class ConstantModel(FittedModel):
@@ -22,13 +32,59 @@ class ConstantModel(FittedModel):
 
 
 class ConstantBackend(Backend):
-    """Always predicts the first class: a fast, valid, bad model."""
+    """Always predicts the first class: a valid, bad model.
+
+    Option ``sleep`` spreads that many seconds over the spec's epochs first,
+    reporting each epoch, so tests can watch runs overlap and progress.
+    """
 
     name = "constant"
     toolkit = "numpy"
+    Options = SleepOptions
 
     def fit(self, data, spec):
+        for epoch in range(1, spec.epochs + 1):
+            time.sleep(self.options.sleep / spec.epochs)
+            report_epoch(epoch, spec.epochs)
         return ConstantModel(data.n_classes)
+
+
+class SleepyBackend(ConstantBackend):
+    """A second sleeping backend, so two runs can overlap in one comparison."""
+
+    name = "sleepy"
+
+
+class HangingBackend(Backend):
+    """Never returns from fit, like a model stuck in a loop."""
+
+    name = "hanging"
+    toolkit = "numpy"
+
+    def fit(self, data, spec):
+        while True:
+            time.sleep(1)
+
+
+class ExitingBackend(Backend):
+    """Ends its process with os._exit(3) in the middle of fit."""
+
+    name = "exiting"
+    toolkit = "numpy"
+
+    def fit(self, data, spec):
+        os._exit(3)
+
+
+class SegfaultBackend(Backend):
+    """Kills its own process with SIGSEGV, as a crashing native library would."""
+
+    name = "segfault"
+    toolkit = "numpy"
+
+    def fit(self, data, spec):
+        os.kill(os.getpid(), signal.SIGSEGV)
+        time.sleep(10)
 
 
 class FailingBackend(Backend):
@@ -61,3 +117,7 @@ def irisfw_register_backends(register: Callable[[type[Backend]], None]) -> None:
     register(ConstantBackend)
     register(FailingBackend)
     register(BadShapeBackend)
+    register(SleepyBackend)
+    register(HangingBackend)
+    register(ExitingBackend)
+    register(SegfaultBackend)
