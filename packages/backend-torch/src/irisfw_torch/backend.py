@@ -38,7 +38,7 @@ class TorchOptions(BaseModel):
         ge=1,
         description=(
             "CPU threads for torch operations (torch.set_num_threads) during fit and"
-            " predict; None keeps torch's current count."
+            " predict. None keeps torch's current count."
         ),
     )
 
