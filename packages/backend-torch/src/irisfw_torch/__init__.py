@@ -1,0 +1,1 @@
+"""PyTorch backend for irisfw: a torch.nn classifier driven by a ModelSpec."""
