@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from irisfw.backends import Backend, FittedModel
+from irisfw.backends import Backend, FittedModel, thread_budget
 
 if TYPE_CHECKING:
     from irisfw.prepare import PreparedData
@@ -38,7 +38,8 @@ class TorchOptions(BaseModel):
         ge=1,
         description=(
             "CPU threads for torch operations (torch.set_num_threads) during fit and"
-            " predict. None keeps torch's current count."
+            " predict. None uses the runner's share of the CPUs, or torch's current"
+            " count when the run is not limited."
         ),
     )
 
@@ -54,6 +55,7 @@ class TorchOptions(BaseModel):
 class TorchBackend(Backend):
     name = "torch"
     toolkit = "torch"
+    toolkit_module = "torch"
     description = "PyTorch torch.nn classifier with an explicit training loop"
     Options = TorchOptions
 
@@ -82,4 +84,6 @@ class TorchBackend(Backend):
     def fit(self, data: PreparedData, spec: ModelSpec) -> FittedModel:
         from irisfw_torch.training import fit
 
-        return fit(data, spec, device=self.options.device, threads=self.options.threads)
+        # Without an explicit option, use the runner's share of the CPUs.
+        threads = self.options.threads or thread_budget()
+        return fit(data, spec, device=self.options.device, threads=threads)

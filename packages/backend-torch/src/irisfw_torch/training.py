@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from irisfw.backends import EpochRecord, FittedModel, verbose
+from irisfw.backends import EpochRecord, FittedModel, report_epoch, verbose
 from irisfw.errors import SpecError
 from irisfw.prepare import PreparedData
 from irisfw.spec import ModelSpec
@@ -273,6 +273,7 @@ def train(
             correct = int(predicted.eq(epoch_labels).sum())
         record = EpochRecord(epoch=epoch, loss=epoch_loss, accuracy=correct / rows)
         history.append(record)
+        report_epoch(epoch, spec.epochs)
         if log_epochs:
             logger.debug(
                 "torch epoch %d/%d: loss %.4f, training accuracy %.3f",
