@@ -99,8 +99,11 @@ def compare(
         ),
     ] = None,
     data: Annotated[
-        str, typer.Option("--data", "-d", help="CSV file path or dataset name.")
-    ] = "iris",
+        str | None,
+        typer.Option(
+            "--data", "-d", help="CSV file path or dataset name. Default: iris."
+        ),
+    ] = None,
     target: Annotated[
         str | None,
         typer.Option(
@@ -108,11 +111,34 @@ def compare(
         ),
     ] = None,
     seed: Annotated[
-        int, typer.Option(help="Seed for the split, the weights and the shuffling.")
-    ] = 0,
+        int | None,
+        typer.Option(
+            help="Seed for the split, the weights and the shuffling; repeats use"
+            " seed, seed+1, ... Default: 0."
+        ),
+    ] = None,
     test_size: Annotated[
-        float, typer.Option(help="Fraction of rows held out for testing.")
-    ] = 0.3,
+        float | None,
+        typer.Option(help="Fraction of rows held out for testing. Default: 0.3."),
+    ] = None,
+    repeats: Annotated[
+        int | None,
+        typer.Option(help="Run every backend and spec on this many seeds. Default: 1."),
+    ] = None,
+    cv: Annotated[
+        int | None,
+        typer.Option(
+            help="Stratified K-fold cross-validation with K folds instead of one"
+            " test split."
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="TOML file with data, seeds, backends, options and spec grids;"
+            " command-line options override it."
+        ),
+    ] = None,
     hidden: Annotated[
         str | None,
         typer.Option(
@@ -179,7 +205,8 @@ def compare(
     ] = False,
 ) -> None:
     """Train the same classifier with each backend and compare the results."""
-    from irisfw.commands import CompareArguments, run_compare
+    from irisfw.commands import run_compare
+    from irisfw.planning import CompareArguments
 
     arguments = CompareArguments(
         backends=list(backend or []),
@@ -195,7 +222,6 @@ def compare(
             epochs=epochs,
             batch_size=batch_size,
             loss=loss,
-            seed=seed,
         ),
         options=list(option or []),
         output_format=output_format,
@@ -204,6 +230,9 @@ def compare(
         jobs=jobs,
         timeout=timeout,
         in_process=in_process,
+        repeats=repeats,
+        cv=cv,
+        config=config,
     )
     raise typer.Exit(run_compare(arguments))
 

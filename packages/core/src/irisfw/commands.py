@@ -7,14 +7,14 @@ import logging
 import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from irisfw.errors import IrisfwError, SpecError
+from irisfw.errors import IrisfwError
+from irisfw.planning import CompareArguments, plan_pairs, resolve_settings
 from irisfw.plugins import Plugins
 
 logger = logging.getLogger(__name__)
@@ -101,87 +101,6 @@ def list_datasets(*, as_json: bool) -> None:
     Console().print(table)
 
 
-@dataclass
-class CompareArguments:
-    backends: list[str]
-    data: str
-    target: str | None
-    seed: int
-    test_size: float
-    spec_values: dict[str, Any]
-    options: list[str] = field(default_factory=list)
-    output_format: str = "table"
-    output: Path | None = None
-    quiet: bool = False
-    jobs: int | None = None
-    timeout: float | None = None
-    in_process: bool = False
-
-
-def parse_options(texts: list[str], known: set[str]) -> dict[str, dict[str, str]]:
-    """Group ``BACKEND.KEY=VALUE`` texts by backend."""
-    options: dict[str, dict[str, str]] = {}
-    for text in texts:
-        name_key, sep, value = text.partition("=")
-        backend, dot, key = name_key.partition(".")
-        if not sep or not dot or not backend or not key:
-            raise IrisfwError(
-                f"invalid --option {text!r}; write BACKEND.KEY=VALUE, e.g. torch.device=cpu"
-            )
-        if backend not in known:
-            raise IrisfwError(
-                f"--option {text!r} names backend {backend!r}, which is not in this"
-                f" comparison; backends: {', '.join(sorted(known))}"
-            )
-        options.setdefault(backend, {})[key] = value
-    return options
-
-
-def plan_runs(arguments: CompareArguments, plugins: Plugins) -> list[Any]:
-    """Build the run requests, checking every backend can honour the spec."""
-    from irisfw.runner import RunRequest
-    from irisfw.spec import build_spec
-
-    spec = build_spec(**arguments.spec_values)
-    explicit = bool(arguments.backends)
-    names = list(dict.fromkeys(arguments.backends))
-    if not explicit:
-        names = sorted(
-            name for name, entry in plugins.backends.items() if not entry.error
-        )
-        if not names:
-            raise IrisfwError(
-                "no backends are installed; install one, e.g. pip install 'irisfw[sklearn]',"
-                " and check 'irisfw backends'"
-            )
-    options = parse_options(arguments.options, set(names))
-
-    requests = []
-    for name in names:
-        entry = plugins.backend(name)
-        backend_class = entry.backend_class
-        # Options name the backend explicitly, so an invalid one is always an error.
-        backend = backend_class(backend_class.parse_options(options.get(name, {})))
-        try:
-            if backend_class.toolkit_version() is None:
-                raise SpecError(
-                    f"backend {name!r} needs {backend_class.toolkit}, which is not"
-                    f" installed; pip install {backend_class.toolkit}"
-                )
-            backend.check_spec(spec)
-        except SpecError as exc:
-            if explicit:
-                raise
-            logger.warning("skipping backend %r: %s", name, exc)
-            continue
-        requests.append(
-            RunRequest(backend=name, spec=spec, options=options.get(name, {}))
-        )
-    if not requests:
-        raise IrisfwError("no backend can run this spec; see the warnings above")
-    return requests
-
-
 def run_compare(arguments: CompareArguments) -> int:
     from irisfw.render import FORMATS
 
@@ -189,32 +108,48 @@ def run_compare(arguments: CompareArguments) -> int:
         raise IrisfwError(
             f"invalid --format {arguments.output_format!r}; choose one of: {', '.join(FORMATS)}"
         )
-    if arguments.jobs is not None and arguments.jobs < 1:
-        raise IrisfwError(f"invalid --jobs {arguments.jobs}; pass 1 or more")
-    if arguments.timeout is not None and arguments.timeout <= 0:
-        raise IrisfwError(f"invalid --timeout {arguments.timeout:g}; pass seconds > 0")
-    if arguments.in_process and arguments.timeout is not None:
+    settings = resolve_settings(arguments)
+    if settings.jobs is not None and settings.jobs < 1:
+        raise IrisfwError(f"invalid --jobs {settings.jobs}; pass 1 or more")
+    if settings.timeout is not None and settings.timeout <= 0:
+        raise IrisfwError(f"invalid --timeout {settings.timeout:g}; pass seconds > 0")
+    if arguments.in_process and settings.timeout is not None:
         raise IrisfwError(
             "--timeout cannot stop a run inside this process; drop --in-process"
             " or --timeout"
         )
     plugins = Plugins()
-    requests = plan_runs(arguments, plugins)
+    pairs = plan_pairs(settings, plugins)
 
     from irisfw.display import ProgressDisplay
     from irisfw.loading import load_table
-    from irisfw.prepare import prepare
     from irisfw.render import render_table, render_text, table_console
-    from irisfw.runner import ComparisonInterrupted, run_comparison
+    from irisfw.runner import ComparisonInterrupted, RunRequest, run_comparison
+    from irisfw.splits import SplitPlan, make_splits
 
-    table = load_table(arguments.data, plugins.datasets)
-    data = prepare(
-        table.frame,
-        arguments.target or table.default_target,
-        source=table.source,
-        test_size=arguments.test_size,
-        seed=arguments.seed,
+    table = load_table(settings.data, plugins.datasets)
+    plan = SplitPlan(
+        seed=settings.seed,
+        repeats=settings.repeats,
+        cv=settings.cv,
+        test_size=settings.test_size,
     )
+    prepared, split_infos = make_splits(
+        table.frame,
+        settings.target or table.default_target,
+        source=table.source,
+        plan=plan,
+    )
+    requests = [
+        RunRequest(
+            backend=name,
+            spec=spec.model_copy(update={"seed": split.seed}),
+            options=options,
+            split=split.index,
+        )
+        for name, spec, options in pairs
+        for split in split_infos
+    ]
 
     def save(comparison: Any) -> None:
         if arguments.output is not None:
@@ -229,10 +164,11 @@ def run_compare(arguments: CompareArguments) -> int:
         try:
             comparison = run_comparison(
                 requests,
-                data,
+                prepared,
                 plugins,
-                jobs=arguments.jobs,
-                timeout=arguments.timeout,
+                splits=split_infos,
+                jobs=settings.jobs,
+                timeout=settings.timeout,
                 in_process=arguments.in_process,
                 on_event=display,
                 on_result=save,

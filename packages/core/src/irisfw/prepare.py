@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,9 @@ from irisfw.loading import resolve_target
 from irisfw.results import DataSummary
 
 DEFAULT_TEST_SIZE = 0.3
+
+# Takes the integer labels, returns the training and test row positions.
+Splitter = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,8 +92,14 @@ def prepare(
     source: str,
     test_size: float = DEFAULT_TEST_SIZE,
     seed: int = 0,
+    splitter: Splitter | None = None,
 ) -> PreparedData:
-    """Validate, encode, split and scale ``frame`` into a PreparedData."""
+    """Validate, encode, split and scale ``frame`` into a PreparedData.
+
+    ``splitter`` receives the encoded integer labels and returns the training
+    and test row positions; by default a stratified split of ``test_size``
+    seeded with ``seed``. ``seed`` is recorded as the split seed either way.
+    """
     if not 0 < test_size < 1:
         raise DataError(
             f"test size {test_size} is out of range; pass --test-size between 0 and 1"
@@ -106,10 +116,12 @@ def prepare(
     y = onehot.argmax(axis=1).astype(np.int64)
     _check_split_possible(y, class_names, test_size)
 
-    indices = np.arange(len(y))
-    train_index, test_index = train_test_split(
-        indices, test_size=test_size, random_state=seed, stratify=y
-    )
+    if splitter is None:
+        train_index, test_index = train_test_split(
+            np.arange(len(y)), test_size=test_size, random_state=seed, stratify=y
+        )
+    else:
+        train_index, test_index = splitter(y)
     x = features.to_numpy(dtype=np.float64)
     scaler = StandardScaler().fit(x[train_index])
     x_train = scaler.transform(x[train_index]).astype(np.float32)

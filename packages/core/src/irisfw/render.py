@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from irisfw.results import Comparison, RunResult
+from irisfw.results import Comparison, Estimate, GroupSummary, RunResult
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -26,7 +26,70 @@ COLUMNS = (
     "pred ms",
     "toolkit",
 )
+SUMMARY_COLUMNS = (
+    "backend",
+    "spec",
+    "runs",
+    "test acc",
+    "95% CI",
+    "macro F1",
+    "log loss",
+    "median fit s",
+)
 TABLE_WIDTH = 120
+
+
+def _several_specs(comparison: Comparison) -> bool:
+    return len({run.spec.label for run in comparison.runs}) > 1
+
+
+def is_repeated(comparison: Comparison) -> bool:
+    """Return whether some backend and spec ran more than once (seeds or folds)."""
+    return any(group.runs > 1 for group in comparison.summary)
+
+
+def _estimate(value: Estimate | None) -> str:
+    if value is None:
+        return "-"
+    if value.std is None:
+        return f"{value.mean:.3f}"
+    return f"{value.mean:.3f} +/- {value.std:.3f}"
+
+
+def _interval(value: Estimate | None) -> str:
+    if value is None or value.ci_low is None or value.ci_high is None:
+        return "-"
+    return f"[{value.ci_low:.3f}, {value.ci_high:.3f}]"
+
+
+def _summary_cells(group: GroupSummary) -> list[str]:
+    return [
+        group.label,
+        group.spec,
+        f"{group.ok_runs}/{group.runs}",
+        _estimate(group.test_accuracy),
+        _interval(group.test_accuracy),
+        _estimate(group.macro_f1),
+        _estimate(group.test_log_loss),
+        _number(group.median_fit_seconds, 2),
+    ]
+
+
+def pairwise_lines(comparison: Comparison) -> list[str]:
+    lines = []
+    for test in comparison.pairwise:
+        p_value = "-" if test.p_value is None else f"{test.p_value:.3g}"
+        mark = " *" if test.significant else ""
+        lines.append(
+            f"{test.first} vs {test.second}: accuracy difference"
+            f" {test.mean_difference:+.3f} over {test.pairs} splits, p = {p_value}{mark}"
+        )
+    if lines:
+        lines.append(
+            f"* p < 0.05 in a {comparison.pairwise[0].test} on test accuracy;"
+            " see docs/statistics.md for what it assumes"
+        )
+    return lines
 
 
 def sorted_runs(comparison: Comparison) -> list[RunResult]:
@@ -71,13 +134,28 @@ def summary_lines(comparison: Comparison) -> list[str]:
         f"{name} ({count})"
         for name, count in zip(data.class_names, data.class_counts, strict=True)
     )
-    return [
+    lines = [
         f"data: {data.source}, target {data.target!r}",
         f"rows: {data.rows}, features: {data.features}, classes: {classes}",
-        f"split: {data.train_rows} train / {data.test_rows} test"
-        f" (test size {data.test_size:g}, seed {data.split_seed}, stratified)",
-        f"fingerprint: {data.fingerprint}",
     ]
+    splits = comparison.splits
+    if len(splits) <= 1:
+        lines.append(
+            f"split: {data.train_rows} train / {data.test_rows} test"
+            f" (test size {data.test_size:g}, seed {data.split_seed}, stratified)"
+        )
+        lines.append(f"fingerprint: {data.fingerprint}")
+        return lines
+    seeds = sorted({split.seed for split in splits})
+    seed_text = (
+        f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+    )
+    if splits[0].folds:
+        kind = f"stratified {splits[0].folds}-fold cross-validation, {seed_text}"
+    else:
+        kind = f"stratified holdout of {data.test_size:g}, {seed_text}"
+    lines.append(f"splits: {len(splits)} ({kind}); every backend trains on each")
+    return lines
 
 
 def _notes(comparison: Comparison) -> list[str]:
@@ -85,11 +163,16 @@ def _notes(comparison: Comparison) -> list[str]:
     specs = {run.spec.label for run in comparison.runs}
     if len(specs) == 1:
         notes.append(f"spec: {specs.pop()}")
+    messages: dict[str, int] = {}
     for run in sorted_runs(comparison):
         if run.error:
-            notes.append(f"{run.label} failed: {run.error.splitlines()[0]}")
+            text = f"{run.label} {run.status}: {run.error.splitlines()[0]}"
+            messages[text] = messages.get(text, 0) + 1
         for warning in run.warnings:
-            notes.append(f"{run.label} warning: {warning.splitlines()[0]}")
+            text = f"{run.label} warning: {warning.splitlines()[0]}"
+            messages[text] = messages.get(text, 0) + 1
+    for text, count in messages.items():
+        notes.append(text if count == 1 else f"{text} ({count} runs)")
     notes.append(
         "log loss: test cross-entropy in nats; import s: seconds to import the"
         " toolkit in the run's process; fit s: seconds of training after that;"
@@ -110,6 +193,36 @@ def table_console() -> Console:
 def render_table(comparison: Comparison, console: Console) -> None:
     for line in summary_lines(comparison):
         console.print(line, highlight=False, markup=False)
+    if is_repeated(comparison):
+        _render_summary_table(comparison, console)
+    else:
+        _render_run_table(comparison, console)
+    for note in _notes(comparison):
+        console.print(note, highlight=False, markup=False, soft_wrap=True)
+
+
+def _render_summary_table(comparison: Comparison, console: Console) -> None:
+    table = Table(show_lines=False)
+    show_spec = _several_specs(comparison)
+    for column in SUMMARY_COLUMNS:
+        if column == "spec" and not show_spec:
+            continue
+        table.add_column(
+            column,
+            justify="left" if column in {"backend", "spec", "95% CI"} else "right",
+            no_wrap=column not in {"backend", "spec"},
+        )
+    for group in comparison.summary:
+        cells = _summary_cells(group)
+        if not show_spec:
+            del cells[SUMMARY_COLUMNS.index("spec")]
+        table.add_row(*cells, style=None if group.ok_runs == group.runs else "red")
+    console.print(table)
+    for line in pairwise_lines(comparison):
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _render_run_table(comparison: Comparison, console: Console) -> None:
     table = Table(show_lines=False)
     for column in COLUMNS:
         table.add_column(
@@ -119,8 +232,6 @@ def render_table(comparison: Comparison, console: Console) -> None:
     for run in sorted_runs(comparison):
         table.add_row(*_cells(run), style=None if run.status == "ok" else "red")
     console.print(table)
-    for note in _notes(comparison):
-        console.print(note, highlight=False, markup=False, soft_wrap=True)
 
 
 def render_json(comparison: Comparison) -> str:
@@ -148,6 +259,7 @@ def flat_row(run: RunResult, comparison: Comparison) -> dict[str, Any]:
         "plugin": run.plugin.distribution,
         "plugin_version": run.plugin.version,
         "fingerprint": run.fingerprint,
+        "split": run.split,
         "threads": run.threads,
         "worker_pid": run.worker_pid,
         "warnings": len(run.warnings),
@@ -174,6 +286,14 @@ def render_csv(comparison: Comparison) -> str:
 
 def _markdown_escape(text: str) -> str:
     return text.replace("|", "\\|")
+
+
+def _markdown_table(columns: tuple[str, ...], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |"]
+    lines.append("|" + "|".join("---" for _ in columns) + "|")
+    for cells in rows:
+        lines.append("| " + " | ".join(_markdown_escape(c) for c in cells) + " |")
+    return lines
 
 
 def render_markdown(comparison: Comparison) -> str:

@@ -96,6 +96,9 @@ class RunResult(BaseModel):
     toolkit: ToolkitInfo
     plugin: PluginInfo
     fingerprint: str = Field(description="PreparedData fingerprint the run used.")
+    split: int = Field(
+        default=0, description="Index into Comparison.splits of the run's split."
+    )
     warnings: list[str] = Field(default_factory=list)
     details: dict[str, Any] = Field(
         default_factory=dict,
@@ -129,6 +132,62 @@ class DataSummary(BaseModel):
     fingerprint: str
 
 
+class SplitInfo(BaseModel):
+    """One train/test split that every backend trained on."""
+
+    index: int
+    seed: int = Field(description="Seed of the split, also the runs' model seed.")
+    fold: int | None = Field(
+        default=None, description="0-based fold with --cv, None for a holdout split."
+    )
+    folds: int | None = None
+    train_rows: int
+    test_rows: int
+    fingerprint: str
+
+
+class Estimate(BaseModel):
+    """Mean of one metric over runs, with its spread."""
+
+    mean: float
+    std: float | None = Field(
+        default=None, description="Sample standard deviation (n-1); None for 1 run."
+    )
+    ci_low: float | None = Field(
+        default=None, description="Lower end of the 95% t confidence interval."
+    )
+    ci_high: float | None = None
+    n: int
+
+
+class GroupSummary(BaseModel):
+    """Aggregate of all runs of one backend label and one spec."""
+
+    label: str
+    backend: str
+    spec: str = Field(description="ModelSpec.label of the runs.")
+    runs: int
+    ok_runs: int
+    test_accuracy: Estimate | None = None
+    macro_f1: Estimate | None = None
+    test_log_loss: Estimate | None = None
+    median_fit_seconds: float | None = None
+
+
+class PairwiseTest(BaseModel):
+    """Paired comparison of test accuracy between two groups on shared splits."""
+
+    first: str = Field(description="Label of the first group, with its spec.")
+    second: str
+    spec: str
+    pairs: int = Field(description="Splits on which both groups have an ok run.")
+    mean_difference: float = Field(description="Mean of first minus second.")
+    statistic: float | None = None
+    p_value: float | None = None
+    significant: bool = Field(description="p_value < 0.05.")
+    test: str = Field(description="Name of the statistical test used.")
+
+
 class Comparison(BaseModel):
     """Every run of one ``irisfw compare`` invocation."""
 
@@ -138,7 +197,10 @@ class Comparison(BaseModel):
     irisfw_version: str
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     data: DataSummary
+    splits: list[SplitInfo] = Field(default_factory=list)
     runs: list[RunResult] = Field(default_factory=list)
+    summary: list[GroupSummary] = Field(default_factory=list)
+    pairwise: list[PairwiseTest] = Field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -30,6 +30,7 @@ from irisfw.results import (
     PluginInfo,
     RunResult,
     RunStatus,
+    SplitInfo,
     Timings,
     ToolkitInfo,
 )
@@ -60,9 +61,12 @@ class RunRequest:
     backend: str
     spec: ModelSpec
     options: dict[str, Any] = field(default_factory=dict)
+    split: int = 0
 
     def describe(self) -> str:
-        return f"{self.backend} {self.spec.label} seed {self.spec.seed}"
+        return (
+            f"{self.backend} {self.spec.label} seed {self.spec.seed} split {self.split}"
+        )
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ def base_result(
             distribution=entry.plugin.distribution, version=entry.plugin.version
         ),
         "fingerprint": data_fingerprint,
+        "split": request.split,
     }
 
 
@@ -190,7 +195,7 @@ def run_in_worker(request: RunRequest, data_dir: str, log_level: int) -> RunResu
 
     plugins = Plugins()
     entry = plugins.backend(request.backend)
-    data = load_prepared(Path(data_dir))
+    data = load_prepared(Path(data_dir) / f"split-{request.split}")
     return execute_run(request, entry, data)
 
 
@@ -248,9 +253,10 @@ def result_from_error(
 
 def run_comparison(
     requests: list[RunRequest],
-    data: PreparedData,
+    data: PreparedData | list[PreparedData],
     plugins: Plugins,
     *,
+    splits: list[SplitInfo] | None = None,
     jobs: int | None = None,
     timeout: float | None = None,
     in_process: bool = False,
@@ -260,11 +266,20 @@ def run_comparison(
 ) -> Comparison:
     """Run every request and return the Comparison, runs in request order.
 
-    ``on_event`` receives progress events; ``on_result`` receives the
-    Comparison so far after each finished run (for atomic result files).
-    Raises ComparisonInterrupted on Ctrl-C after stopping the workers.
+    ``data`` is one PreparedData or one per split; ``RunRequest.split``
+    indexes it and ``splits`` describes it. ``on_event`` receives progress
+    events; ``on_result`` receives the Comparison so far after each finished
+    run (for atomic result files). Raises ComparisonInterrupted on Ctrl-C
+    after stopping the workers.
     """
-    comparison = Comparison(irisfw_version=__version__, data=data.summary())
+    from irisfw.stats import add_statistics
+
+    prepared = data if isinstance(data, list) else [data]
+    comparison = Comparison(
+        irisfw_version=__version__,
+        data=prepared[0].summary(),
+        splits=splits or [],
+    )
     entries = [plugins.backend(request.backend) for request in requests]
     results: list[RunResult | None] = [None] * len(requests)
 
@@ -275,6 +290,7 @@ def run_comparison(
     def record(index: int, result: RunResult) -> None:
         results[index] = result
         comparison.runs = [run for run in results if run is not None]
+        add_statistics(comparison)
         plugins.run_finished(result, comparison.data)
         emit(RunEvent(index, requests[index], "finished", result=result))
         if on_result is not None:
@@ -282,12 +298,12 @@ def run_comparison(
 
     try:
         if in_process:
-            _run_in_process(requests, entries, data, emit, record)
+            _run_in_process(requests, entries, prepared, emit, record)
         else:
             _run_isolated(
                 requests,
                 entries,
-                data,
+                prepared,
                 jobs,
                 timeout,
                 executor,
@@ -301,20 +317,22 @@ def run_comparison(
                 results[index] = result_from_error(
                     request,
                     entries[index],
-                    data.fingerprint,
+                    prepared[request.split].fingerprint,
                     CancelledError(),
                     None,
                 )
         comparison.runs = [run for run in results if run is not None]
+        add_statistics(comparison)
         raise ComparisonInterrupted(comparison) from None
     comparison.runs = [run for run in results if run is not None]
+    add_statistics(comparison)
     return comparison
 
 
 def _run_in_process(
     requests: list[RunRequest],
     entries: list[BackendEntry],
-    data: PreparedData,
+    data: list[PreparedData],
     emit: Callable[[RunEvent], None],
     record: Callable[[int, RunResult], None],
 ) -> None:
@@ -328,7 +346,7 @@ def _run_in_process(
 
         progress.set_sender(send)
         try:
-            record(index, execute_run(request, entry, data))
+            record(index, execute_run(request, entry, data[request.split]))
         finally:
             progress.set_sender(None)
 
@@ -343,7 +361,7 @@ def _emit_progress(
 def _run_isolated(
     requests: list[RunRequest],
     entries: list[BackendEntry],
-    data: PreparedData,
+    data: list[PreparedData],
     jobs: int | None,
     timeout: float | None,
     executor: Executor | None,
@@ -382,7 +400,8 @@ def _run_isolated(
     log_level = logging.getLogger("irisfw").getEffectiveLevel()
 
     with tempfile.TemporaryDirectory(prefix="irisfw-") as directory:
-        save_prepared(data, Path(directory))
+        for index, split in enumerate(data):
+            save_prepared(split, Path(directory) / f"split-{index}")
         owned = executor is None
         if executor is None:
             executor = IsolatedProcessExecutor(
@@ -409,7 +428,7 @@ def _run_isolated(
                     result = result_from_error(
                         requests[index],
                         entries[index],
-                        data.fingerprint,
+                        data[requests[index].split].fingerprint,
                         exc,
                         pids.get(index),
                     )
