@@ -20,10 +20,24 @@ from irisfw.backends import Backend, EpochRecord, FittedModel
 from irisfw.errors import SpecError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from irisfw.prepare import PreparedData
     from irisfw.spec import ModelSpec
+
+
+MODEL_FILE = "model.skops"
+
+# Types that a saved MLPClassifier contains beyond what skops trusts by
+# default. Loading rejects a file that needs any other type.
+TRUSTED_TYPES = frozenset(
+    {
+        "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+        "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",
+    }
+)
 
 
 class SklearnModel(FittedModel):
@@ -33,6 +47,12 @@ class SklearnModel(FittedModel):
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         return self.estimator.predict_proba(features)
+
+    def save(self, directory: Path) -> None:
+        """Write the estimator with skops, which stores no pickled code."""
+        import skops.io
+
+        skops.io.dump(self.estimator, directory / MODEL_FILE)
 
 
 class SklearnBackend(Backend):
@@ -48,6 +68,30 @@ class SklearnBackend(Backend):
                 " only minimises cross-entropy; use --loss cross_entropy or leave"
                 " sklearn out with --backend"
             )
+
+    def load(
+        self, directory: Path, spec: ModelSpec, *, n_features: int, n_classes: int
+    ) -> FittedModel:
+        import skops.io
+
+        path = directory / MODEL_FILE
+        untrusted = set(skops.io.get_untrusted_types(file=path))
+        unexpected = sorted(untrusted - TRUSTED_TYPES)
+        if unexpected:
+            raise ValueError(
+                f"{path} contains types that are not trusted: {', '.join(unexpected)}"
+            )
+        estimator = skops.io.load(path, trusted=sorted(untrusted))
+        if (
+            estimator.n_features_in_ != n_features
+            or len(estimator.classes_) != n_classes
+        ):
+            raise ValueError(
+                f"{path} holds a model for {estimator.n_features_in_} features and"
+                f" {len(estimator.classes_)} classes, the manifest says {n_features}"
+                f" and {n_classes}"
+            )
+        return SklearnModel(estimator)
 
     def fit(self, data: PreparedData, spec: ModelSpec) -> FittedModel:
         from sklearn.exceptions import ConvergenceWarning

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from irisfw.backends import Backend, FittedModel, thread_budget
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from irisfw.prepare import PreparedData
     from irisfw.spec import ModelSpec
 
@@ -80,6 +82,20 @@ class TorchBackend(Backend):
             from irisfw_torch.training import resolve_device
 
             resolve_device(self.options.device)
+
+    def load(
+        self, directory: Path, spec: ModelSpec, *, n_features: int, n_classes: int
+    ) -> FittedModel:
+        from irisfw_torch.training import load
+
+        return load(
+            directory,
+            spec,
+            n_features=n_features,
+            n_classes=n_classes,
+            device=self.options.device,
+            threads=self.options.threads or thread_budget(),
+        )
 
     def fit(self, data: PreparedData, spec: ModelSpec) -> FittedModel:
         from irisfw_torch.training import fit

@@ -25,6 +25,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,36 @@ class TorchModel(FittedModel):
             self.module.eval()
             probabilities = torch.softmax(self.module(inputs), dim=1)
         return probabilities.cpu().numpy()
+
+    def save(self, directory: Path) -> None:
+        """Write the module's state_dict: tensors only, read back with weights_only."""
+        state = {
+            key: value.detach().cpu() for key, value in self.module.state_dict().items()
+        }
+        torch.save(state, directory / MODEL_FILE)
+
+
+MODEL_FILE = "state_dict.pt"
+
+
+def load(
+    directory: Path,
+    spec: ModelSpec,
+    *,
+    n_features: int,
+    n_classes: int,
+    device: str,
+    threads: int | None,
+) -> TorchModel:
+    """Rebuild the module for ``spec`` and load its saved state_dict safely."""
+    resolved = resolve_device(device)
+    module = build_module(spec, n_features, n_classes)
+    state = torch.load(directory / MODEL_FILE, map_location="cpu", weights_only=True)
+    module.load_state_dict(state)
+    module.to(resolved)
+    used_threads = torch.get_num_threads() if threads is None else threads
+    # No optimizer state is saved: a loaded model predicts, it does not train on.
+    return TorchModel(module, None, resolved, used_threads)  # type: ignore[arg-type]
 
 
 def fit(

@@ -21,6 +21,8 @@ from irisfw.results import EpochRecord
 from irisfw.spec import ModelSpec, format_validation_error
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from irisfw.prepare import PreparedData
@@ -61,6 +63,14 @@ class FittedModel(ABC):
     @abstractmethod
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Return class probabilities, shape (rows, classes), rows summing to 1."""
+
+    def save(self, directory: Path) -> None:
+        """Write the model into the empty folder ``directory``.
+
+        Use the toolkit's own format and nothing that executes code or
+        unpickles arbitrary objects on load. ``Backend.load`` reads it back.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot save models")
 
 
 class Backend(ABC):
@@ -119,6 +129,17 @@ class Backend(ABC):
 
     def check_spec(self, spec: ModelSpec) -> None:  # noqa: B027 - optional hook
         """Raise SpecError for a spec value this backend cannot honour."""
+
+    def load(
+        self, directory: Path, spec: ModelSpec, *, n_features: int, n_classes: int
+    ) -> FittedModel:
+        """Load a model that ``FittedModel.save`` wrote into ``directory``.
+
+        The core has checked every file's SHA-256 against the manifest before
+        this is called. Raise an exception if the installed toolkit cannot
+        read the files.
+        """
+        raise NotImplementedError(f"backend {self.name!r} cannot load models")
 
     @abstractmethod
     def fit(self, data: PreparedData, spec: ModelSpec) -> FittedModel:

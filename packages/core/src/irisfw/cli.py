@@ -196,6 +196,13 @@ def compare(
         float | None,
         typer.Option(help="Seconds a run may take before it is killed. Default: none."),
     ] = None,
+    save_models: Annotated[
+        Path | None,
+        typer.Option(
+            help="Save each successful run's model and manifest into a subfolder"
+            " of this folder, for irisfw predict."
+        ),
+    ] = None,
     in_process: Annotated[
         bool,
         typer.Option(
@@ -233,8 +240,35 @@ def compare(
         repeats=repeats,
         cv=cv,
         config=config,
+        save_models=save_models,
     )
     raise typer.Exit(run_compare(arguments))
+
+
+@app.command()
+def predict(
+    model_dir: Annotated[
+        Path, typer.Argument(help="A model folder written by compare --save-models.")
+    ],
+    data: Annotated[Path, typer.Argument(help="CSV file with the feature columns.")],
+    output: Annotated[
+        Path | None, typer.Option(help="Write the predictions to this file.")
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help="csv or json.")
+    ] = "csv",
+    ignore_extra: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-extra",
+            help="Ignore columns the model was not trained on, the label included.",
+        ),
+    ] = False,
+) -> None:
+    """Predict classes and probabilities for new rows with a saved model."""
+    from irisfw.predicting import run_predict
+
+    run_predict(model_dir, data, output, output_format, ignore_extra=ignore_extra)
 
 
 def _spec_values(**given: Any) -> dict[str, Any]:

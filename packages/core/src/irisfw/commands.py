@@ -118,11 +118,14 @@ def run_compare(arguments: CompareArguments) -> int:
             "--timeout cannot stop a run inside this process; drop --in-process"
             " or --timeout"
         )
+    if arguments.save_models is not None:
+        _check_writable_folder(arguments.save_models, "--save-models")
     plugins = Plugins()
     pairs = plan_pairs(settings, plugins)
 
     from irisfw.display import ProgressDisplay
     from irisfw.loading import load_table
+    from irisfw.models import run_folder_name
     from irisfw.render import render_table, render_text, table_console
     from irisfw.runner import ComparisonInterrupted, RunRequest, run_comparison
     from irisfw.splits import SplitPlan, make_splits
@@ -140,16 +143,23 @@ def run_compare(arguments: CompareArguments) -> int:
         source=table.source,
         plan=plan,
     )
-    requests = [
-        RunRequest(
-            backend=name,
-            spec=spec.model_copy(update={"seed": split.seed}),
-            options=options,
-            split=split.index,
-        )
-        for name, spec, options in pairs
-        for split in split_infos
-    ]
+    requests = []
+    for name, spec, options in pairs:
+        for split in split_infos:
+            run_spec = spec.model_copy(update={"seed": split.seed})
+            save_to = None
+            if arguments.save_models is not None:
+                folder = run_folder_name(name, run_spec, split.fold)
+                save_to = str(arguments.save_models.resolve() / folder)
+            requests.append(
+                RunRequest(
+                    backend=name,
+                    spec=run_spec,
+                    options=options,
+                    split=split.index,
+                    save_to=save_to,
+                )
+            )
 
     def save(comparison: Any) -> None:
         if arguments.output is not None:
@@ -191,6 +201,18 @@ def run_compare(arguments: CompareArguments) -> int:
         status.print("interrupted: unfinished runs are marked cancelled", markup=False)
         return 130
     return 0 if comparison.ok else 1
+
+
+def _check_writable_folder(folder: Path, option: str) -> None:
+    """Create ``folder`` if needed, raising IrisfwError when it cannot be used."""
+    if folder.exists() and not folder.is_dir():
+        raise IrisfwError(f"{option} '{folder}' is a file; pass a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IrisfwError(
+            f"cannot create {option} folder '{folder}': {exc.strerror}"
+        ) from None
 
 
 def write_atomic(path: Path, text: str) -> None:

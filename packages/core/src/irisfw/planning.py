@@ -39,6 +39,7 @@ class CompareArguments:
     repeats: int | None = None
     cv: int | None = None
     config: Path | None = None
+    save_models: Path | None = None
 
 
 @dataclass

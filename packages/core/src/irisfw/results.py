@@ -99,6 +99,9 @@ class RunResult(BaseModel):
     split: int = Field(
         default=0, description="Index into Comparison.splits of the run's split."
     )
+    model_path: str | None = Field(
+        default=None, description="Folder of the saved model, with --save-models."
+    )
     warnings: list[str] = Field(default_factory=list)
     details: dict[str, Any] = Field(
         default_factory=dict,

@@ -62,6 +62,7 @@ class RunRequest:
     spec: ModelSpec
     options: dict[str, Any] = field(default_factory=dict)
     split: int = 0
+    save_to: str | None = None
 
     def describe(self) -> str:
         return (
@@ -176,16 +177,51 @@ def execute_run(
             warnings=_warning_texts(caught),
             finished_at=datetime.now(UTC),
         )
+    run_warnings = [*model.warnings, *_warning_texts(caught)]
+    if request.save_to is not None:
+        base["model_path"] = _save(request, base, model, data, metrics, run_warnings)
     return RunResult(
         **base,
         status="ok",
         metrics=metrics,
         timings=timings,
         history=model.history,
-        warnings=[*model.warnings, *_warning_texts(caught)],
+        warnings=run_warnings,
         details=model.details,
         finished_at=datetime.now(UTC),
     )
+
+
+def _save(
+    request: RunRequest,
+    base: dict[str, Any],
+    model: Any,
+    data: PreparedData,
+    metrics: Any,
+    run_warnings: list[str],
+) -> str | None:
+    """Save a successful run's model; a failure becomes a warning, not a failed run."""
+    from irisfw.models import save_model
+
+    folder = Path(request.save_to or "")
+    try:
+        save_model(
+            model,
+            folder,
+            backend=request.backend,
+            label=base["label"],
+            plugin=base["plugin"],
+            toolkit=base["toolkit"],
+            spec=request.spec,
+            options=request.options,
+            data=data,
+            metrics=metrics,
+        )
+    except Exception as exc:
+        logger.warning("saving %s to %s failed: %s", request.backend, folder, exc)
+        run_warnings.append(f"model not saved: {type(exc).__name__}: {exc}")
+        return None
+    return str(folder)
 
 
 def run_in_worker(request: RunRequest, data_dir: str, log_level: int) -> RunResult:
