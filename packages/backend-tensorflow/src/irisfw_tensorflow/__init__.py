@@ -1,0 +1,1 @@
+"""TensorFlow backend for irisfw: tf.Variable weights trained in a tf.function."""
