@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from irisfw.backends import Backend, EpochRecord, FittedModel
+from irisfw.backends import Backend, EpochRecord, FittedModel, thread_budget
 from irisfw_tensorflow import logs
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from irisfw.prepare import PreparedData
@@ -43,8 +45,9 @@ class TensorFlowOptions(BaseModel):
         default=None,
         gt=0,
         description=(
-            "Threads for TensorFlow's intra-op and inter-op thread pools;"
-            " None lets TensorFlow choose."
+            "Threads for TensorFlow's intra-op and inter-op thread pools; None"
+            " uses the runner's share of the CPUs, or TensorFlow's own choice when"
+            " the run is not limited."
         ),
     )
 
@@ -63,6 +66,12 @@ class TensorFlowModel(FittedModel):
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         return self.network.predict_proba(features)
 
+    def save(self, directory: Path) -> None:
+        from irisfw_tensorflow import training
+
+        with logs.native_stderr_captured():
+            training.save_network(self.network, directory)
+
 
 class TensorFlowBackend(Backend):
     name = "tensorflow"
@@ -77,8 +86,27 @@ class TensorFlowBackend(Backend):
         threads = self.options.threads  # type: ignore[attr-defined]
         return self.name if threads is None else f"{self.name} (threads={threads})"
 
+    def load_toolkit(self) -> None:
+        """Import tensorflow with its native start-up log captured, not printed."""
+        logs.set_native_log_level()
+        logs.configure_python_logs()
+        with logs.native_stderr_captured() as native_log:
+            import tensorflow  # noqa: F401
+        self._import_log = native_log
+
+    def load(
+        self, directory: Path, spec: ModelSpec, *, n_features: int, n_classes: int
+    ) -> FittedModel:
+        self.load_toolkit()
+        with logs.native_stderr_captured():
+            from irisfw_tensorflow import training
+
+            network = training.load_network(directory, spec, n_features, n_classes)
+        return TensorFlowModel(network, None, steps=0)  # type: ignore[arg-type]
+
     def fit(self, data: PreparedData, spec: ModelSpec) -> FittedModel:
-        threads: int | None = self.options.threads  # type: ignore[attr-defined]
+        # Without an explicit option, use the runner's share of the CPUs.
+        threads = self.options.threads or thread_budget()  # type: ignore[attr-defined]
         logs.set_native_log_level()
         logs.configure_python_logs()
         with (
@@ -106,6 +134,7 @@ class TensorFlowBackend(Backend):
                 "epoch_function_traces": run.traces,
             }
         )
+        native_log = [*getattr(self, "_import_log", []), *native_log]
         if native_log:
             details["native_log"] = native_log
         return TensorFlowModel(

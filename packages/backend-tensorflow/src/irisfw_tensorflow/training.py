@@ -13,10 +13,13 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
+
+from irisfw.backends import report_epoch
 
 if TYPE_CHECKING:
     from irisfw.prepare import PreparedData
@@ -270,7 +273,10 @@ def train(data: PreparedData, spec: ModelSpec) -> TrainingRun:
         shuffle_generator=shuffle_generator,
     )
 
-    epoch_results = [train_epoch() for _ in range(spec.epochs)]
+    epoch_results = []
+    for epoch in range(1, spec.epochs + 1):
+        epoch_results.append(train_epoch())
+        report_epoch(epoch, spec.epochs)
     losses = tf.stack([loss for loss, _ in epoch_results]).numpy()
     correct_counts = tf.stack([correct for _, correct in epoch_results]).numpy()
     return TrainingRun(
@@ -335,6 +341,30 @@ def build_epoch_function(
         return loss_sum / rows, correct
 
     return train_epoch
+
+
+CHECKPOINT_PREFIX = "checkpoint"
+
+
+def save_network(network: Network, directory: Path) -> None:
+    """Write the weights and biases as a TensorFlow checkpoint (tensors only)."""
+    tf.train.Checkpoint(network=network).write(str(directory / CHECKPOINT_PREFIX))
+
+
+def load_network(
+    directory: Path, spec: ModelSpec, n_features: int, n_classes: int
+) -> Network:
+    """Rebuild the network for ``spec`` and restore its saved variables."""
+    network = Network(
+        n_features=n_features,
+        hidden_layers=spec.hidden_layers,
+        n_classes=n_classes,
+        activation=spec.activation,
+        generator=tf.random.Generator.from_seed(0),
+    )
+    checkpoint = tf.train.Checkpoint(network=network)
+    checkpoint.read(str(directory / CHECKPOINT_PREFIX)).assert_consumed()
+    return network
 
 
 def runtime_details(network: Network) -> dict[str, Any]:
