@@ -228,11 +228,17 @@ def load_model(folder: Path, plugins: Plugins) -> tuple[ModelManifest, FittedMod
             f"backend {manifest.backend!r} cannot load saved models"
         ) from None
     except Exception as exc:
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        toolkit = manifest.toolkit
+        if installed == toolkit.version:
+            raise ModelError(
+                f"{toolkit.name} {installed} cannot load the model: {reason};"
+                " save the model again"
+            ) from None
         raise ModelError(
-            f"{manifest.toolkit.name} {installed} cannot load the model saved with"
-            f" {manifest.toolkit.name} {manifest.toolkit.version}:"
-            f" {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''};"
-            f" install {manifest.toolkit.name}=={manifest.toolkit.version}"
+            f"{toolkit.name} {installed} cannot load the model saved with"
+            f" {toolkit.name} {toolkit.version}: {reason};"
+            f" install {toolkit.name}=={toolkit.version}"
         ) from None
     return manifest, model
 
