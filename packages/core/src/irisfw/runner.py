@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from irisfw import __version__, progress
+from irisfw.environment import capture_environment
 from irisfw.plugins import BackendEntry, Plugins
 from irisfw.results import (
     Comparison,
@@ -264,7 +265,11 @@ def run_comparison(
     Comparison so far after each finished run (for atomic result files).
     Raises ComparisonInterrupted on Ctrl-C after stopping the workers.
     """
-    comparison = Comparison(irisfw_version=__version__, data=data.summary())
+    comparison = Comparison(
+        irisfw_version=__version__,
+        data=data.summary(),
+        environment=capture_environment(plugins),
+    )
     entries = [plugins.backend(request.backend) for request in requests]
     results: list[RunResult | None] = [None] * len(requests)
 
