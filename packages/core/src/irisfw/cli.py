@@ -21,6 +21,15 @@ EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+FORMAT_HELP = "table, json, csv, markdown or html."
+PLOT_HELP = (
+    "Write plots into this folder, created if missing; needs"
+    ' pip install "irisfw[plot]".'
+)
+PLOT_FORMAT_HELP = (
+    "Plot file formats for --plot, comma-separated: png, svg, pdf. Default: png."
+)
+
 app = typer.Typer(
     name="irisfw",
     help="Train one neural-network classifier with several ML toolkits and compare them.",
@@ -149,7 +158,7 @@ def compare(
         ),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="table, json, csv or markdown.")
+        str, typer.Option("--format", "-f", help=FORMAT_HELP)
     ] = "table",
     output: Annotated[
         Path | None,
@@ -158,6 +167,8 @@ def compare(
             " atomically after every finished run."
         ),
     ] = None,
+    plot: Annotated[Path | None, typer.Option(help=PLOT_HELP)] = None,
+    plot_format: Annotated[str | None, typer.Option(help=PLOT_FORMAT_HELP)] = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -204,8 +215,51 @@ def compare(
         jobs=jobs,
         timeout=timeout,
         in_process=in_process,
+        plot_dir=plot,
+        plot_formats=plot_format,
     )
     raise typer.Exit(run_compare(arguments))
+
+
+@app.command()
+def report(
+    context: typer.Context,
+    results: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Results file written by 'irisfw compare --format json'.",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help=FORMAT_HELP)
+    ] = "table",
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the report to this file instead of stdout."),
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help=PLOT_HELP)] = None,
+    plot_format: Annotated[str | None, typer.Option(help=PLOT_FORMAT_HELP)] = None,
+    schema: Annotated[
+        bool,
+        typer.Option(
+            "--schema", help="Print the JSON schema of results files and exit."
+        ),
+    ] = False,
+) -> None:
+    """Render a saved comparison in any format, with plots, without training."""
+    from irisfw.output import ReportArguments, run_report
+
+    arguments = ReportArguments(
+        results=results,
+        output_format=output_format,
+        output=output,
+        plot_dir=plot,
+        plot_formats=plot_format,
+        schema=schema,
+        quiet=bool(context.obj["quiet"]),
+    )
+    raise typer.Exit(run_report(arguments))
 
 
 def _spec_values(**given: Any) -> dict[str, Any]:
