@@ -22,9 +22,10 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 FORMAT_HELP = "table, json, csv, markdown or html."
+# Typer renders help text as rich markup, where a bare [plot] is a style tag.
 PLOT_HELP = (
     "Write plots into this folder, created if missing; needs"
-    ' pip install "irisfw[plot]".'
+    ' pip install "irisfw\\[plot]".'
 )
 PLOT_FORMAT_HELP = (
     "Plot file formats for --plot, comma-separated: png, svg, pdf. Default: png."
@@ -227,6 +228,7 @@ def report(
     results: Annotated[
         Path | None,
         typer.Argument(
+            metavar="RESULTS.json",
             help="Results file written by 'irisfw compare --format json'.",
             show_default=False,
         ),

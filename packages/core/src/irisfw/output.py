@@ -1,8 +1,7 @@
-"""Where a comparison's results and plots go, and the ``irisfw report`` command.
+"""Output steps of ``irisfw compare`` and ``irisfw report``, and the report command.
 
-``irisfw compare`` and ``irisfw report`` share these steps: check the plot
-options before any work, write the plots, then write the results to a file
-or stdout in the requested format.
+Both commands check the plot options before any work, write the plots, and
+then write the results to a file or stdout in the requested format.
 """
 
 from __future__ import annotations
@@ -71,6 +70,7 @@ def save_plots(
     formats: tuple[str, ...],
     status: Console,
 ) -> list[PlotImage]:
+    """Write the plots into ``plot_dir``, if given, and return them for reports."""
     if plot_dir is None:
         return []
     try:

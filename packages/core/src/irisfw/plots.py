@@ -5,7 +5,7 @@ pyplot, so no GUI backend starts and no global figure list grows. Saving a
 Figure without a canvas renders PNG with Agg and SVG or PDF with their own
 vector backends, which works on machines without a display.
 
-Each ``plot_*`` function returns a Figure, or None when the comparison holds
+Each ``plot_*`` function returns a Figure, or None when the comparison contains
 nothing to draw (e.g. every run failed). Runs are grouped by backend label
 and spec, so a backend that ran several times (repeated seeds) gets one
 line, bar or matrix that summarises its runs.
@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib import colormaps, rc_context
+from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
@@ -29,14 +30,16 @@ from irisfw.results import Comparison, RunResult
 
 PLOT_FORMATS = ("png", "svg", "pdf")
 DPI = 150
-# Leave out the creation date, so the same comparison gives the same files.
+# Leave out the creation date and fix the salt of SVG element ids, which is
+# random by default, so the same comparison gives the same files.
+SVG_HASH_SALT = "irisfw"
 SAVE_METADATA: dict[str, dict[str, Any]] = {
     "png": {},
     "svg": {"Date": None},
     "pdf": {"CreationDate": None},
 }
-# tab10 has ten distinct colours; more groups switch to tab20 and repeat
-# colours only past twenty.
+# tab10 has ten distinct colours. More groups switch to tab20, whose colours
+# repeat only past twenty.
 MAX_TAB10_GROUPS = 10
 LEGEND_COLUMNS = 4
 # Single runs are drawn this far beside their backend's bar or marker, in
@@ -94,8 +97,8 @@ def _format_seconds(seconds: float) -> str:
 def _label_log_axis(axis: Any, formatter: Callable[[float], str]) -> None:
     """Label a log axis at 1, 2 and 5 times each power of ten.
 
-    Matplotlib labels only the powers of ten by default, which leaves axes
-    that span less than a decade with one label or none.
+    Matplotlib's default labels powers of ten and adds minor labels only on
+    narrow ranges, so axes spanning one or two decades show few values.
     """
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(lambda value, _: formatter(value)))
@@ -170,7 +173,9 @@ def plot_learning_curves(comparison: Comparison) -> Figure | None:
         return None
 
     def has_accuracy(runs: list[RunResult]) -> bool:
-        return any(r.accuracy is not None for run in runs for r in run.history)
+        return any(
+            record.accuracy is not None for run in runs for record in run.history
+        )
 
     with_accuracy = [(group, runs) for group, runs in groups if has_accuracy(runs)]
     without_accuracy = [group.name for group, runs in groups if not has_accuracy(runs)]
@@ -237,7 +242,7 @@ def _summed_confusion(runs: Sequence[RunResult]) -> np.ndarray:
 def plot_confusion_matrices(comparison: Comparison) -> Figure | None:
     """Draw one confusion matrix per backend, summed over its runs.
 
-    Cells show counts of test rows; the colour is the count's share of its
+    Cells show counts of test rows. The colour is the count's share of its
     true class, so classes of different sizes compare on one scale.
     """
     groups = [group for group in group_runs(comparison.runs) if group.ok_runs]
@@ -245,14 +250,17 @@ def plot_confusion_matrices(comparison: Comparison) -> Figure | None:
         return None
     class_names = comparison.data.class_names
     classes = len(class_names)
-    columns = min(len(groups), 4 if classes <= 6 else 3)
-    rows = math.ceil(len(groups) / columns)
+    # At most 4 panels per row (3 for many classes), spread evenly over the
+    # rows so that the last row is not left nearly empty.
+    rows = math.ceil(len(groups) / (4 if classes <= 6 else 3))
+    columns = math.ceil(len(groups) / rows)
     side = max(3.2, 0.45 * classes + 1.8)
     figure = Figure(
         figsize=(columns * side + 1.2, rows * side + 0.8), layout="constrained"
     )
     grid = figure.subplots(rows, columns, squeeze=False)
-    rotation = 45 if classes > 5 or max(map(len, class_names)) > 6 else 0
+    longest = max(map(len, class_names))
+    rotation = 45 if longest > 6 or longest * classes > 30 else 0
     image = None
     for index, axes in enumerate(grid.flat):
         if index >= len(groups):
@@ -263,7 +271,8 @@ def plot_confusion_matrices(comparison: Comparison) -> Figure | None:
         counts = _summed_confusion(runs)
         totals = counts.sum(axis=1, keepdims=True)
         shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
-        image = axes.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+        # The square-root scale makes a few misclassified rows visible.
+        image = axes.imshow(shares, cmap="Blues", norm=PowerNorm(0.5, 0, 1))
         for (true, predicted), count in np.ndenumerate(counts):
             axes.text(
                 predicted,
@@ -272,7 +281,7 @@ def plot_confusion_matrices(comparison: Comparison) -> Figure | None:
                 ha="center",
                 va="center",
                 fontsize="small" if classes > 6 else "medium",
-                color="white" if shares[true, predicted] > 0.5 else "black",
+                color="white" if shares[true, predicted] > 0.35 else "black",
             )
         axes.set_xticks(
             range(classes),
@@ -290,7 +299,10 @@ def plot_confusion_matrices(comparison: Comparison) -> Figure | None:
         axes.set_title(title)
     if image is not None:
         figure.colorbar(
-            image, ax=grid, shrink=0.8, label="share of the true class's test rows"
+            image,
+            ax=grid,
+            shrink=0.8,
+            label="share of the true class's test rows (square-root scale)",
         )
     figure.suptitle(
         f"Confusion matrices on the test rows ({comparison.data.test_rows} per run)"
@@ -311,6 +323,8 @@ def _majority_share(runs: Sequence[RunResult]) -> float | None:
 def _legend_below(figure: Figure, axes: Any) -> None:
     """Put the legend of ``axes`` under the plot, where it covers no bar."""
     handles, labels = axes.get_legend_handles_labels()
+    if not handles:
+        return
     figure.legend(
         handles,
         labels,
@@ -544,8 +558,8 @@ PLOTS: tuple[tuple[str, str, PlotFunction, str], ...] = (
         "Confusion matrices",
         plot_confusion_matrices,
         "Test rows by true class (rows) and predicted class (columns). The"
-        " colour is the share of the true class, and runs of one backend are"
-        " summed.",
+        " colour is the share of the true class on a square-root scale, so a"
+        " few misclassified rows stand out. Runs of one backend are summed.",
     ),
 )
 
@@ -563,7 +577,8 @@ def write_plots(
         files = {}
         for fmt in formats:
             path = directory / f"{stem}.{fmt}"
-            figure.savefig(path, format=fmt, dpi=DPI, metadata=SAVE_METADATA[fmt])
+            with rc_context({"svg.hashsalt": SVG_HASH_SALT}):
+                figure.savefig(path, format=fmt, dpi=DPI, metadata=SAVE_METADATA[fmt])
             files[fmt] = path
         width = float(figure.get_size_inches()[0])
         images.append(PlotImage(stem, title, caption, files, width))

@@ -1,11 +1,11 @@
 """Markdown and HTML reports of a Comparison, and reading saved comparisons.
 
-Both reports are built from one list of blocks (headings, paragraphs, lists,
-tables, plots, preformatted details), so they always carry the same content:
-the data summary, the model, the results table, the plots, per-class
-metrics, failures and warnings, and the environment. This module imports
-only the standard library, pydantic and ``render``, so re-rendering a saved
-file loads no numerical library.
+Both reports are rendered from one list of blocks (headings, paragraphs,
+lists, tables, plots, preformatted text), so they carry the same content.
+That content is the data summary, the model, the results table, the plots,
+per-class metrics, failures and warnings, and the environment. This module
+imports only the standard library, pydantic and other light irisfw modules,
+so re-rendering a saved file loads no numerical library.
 """
 
 from __future__ import annotations
@@ -121,7 +121,10 @@ def _data_blocks(comparison: Comparison) -> list[Block]:
 
 
 def _class_supports(runs: Iterable[RunResult]) -> list[int] | None:
-    """Return the test rows per class; every run shares the same split."""
+    """Return the test rows per class from the first run with metrics.
+
+    Every run of a comparison uses the same split, so any run will do.
+    """
     for run in runs:
         if run.metrics is not None:
             return [entry.support for entry in run.metrics.per_class]
@@ -136,7 +139,7 @@ def _model_blocks(comparison: Comparison) -> list[Block]:
     if len(specs) > 1:
         blocks.append(
             Paragraph(
-                "The runs trained different specs; each spec label reads"
+                "The runs trained different specs. Each spec label reads"
                 " layers-activation-optimizer-rate-epochs-batch-loss:"
             )
         )
