@@ -153,7 +153,7 @@ def run_report(arguments: ReportArguments) -> int:
         )
     check_format(arguments.output_format)
 
-    from irisfw.reports import read_comparison
+    from irisfw.results_file import read_comparison
 
     comparison = read_comparison(arguments.results)
     plot_formats = plan_plots(arguments.plot_dir, arguments.plot_formats)
