@@ -100,3 +100,43 @@ def run_cli(tmp_path) -> RunCli:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def two_backend_results(tmp_path_factory, test_plugins_path) -> Path:
+    """Compare sklearn and the test-only constant backend once; return the JSON file.
+
+    The constant backend always predicts the first class and records no
+    history, so reports and plots see a good and a bad backend.
+    """
+    folder = tmp_path_factory.mktemp("two-backends")
+    path = folder / "results.json"
+    environ = {
+        **os.environ,
+        "IRISFW_PLUGINS": "sklearn,faulty",
+        "PYTHONPATH": os.pathsep.join(
+            filter(None, [str(test_plugins_path), os.environ.get("PYTHONPATH")])
+        ),
+    }
+    subprocess.run(
+        [
+            irisfw_executable(),
+            "compare",
+            "--backend",
+            "sklearn",
+            "--backend",
+            "constant",
+            "--epochs",
+            "20",
+            "--format",
+            "json",
+            "--output",
+            str(path),
+        ],
+        capture_output=True,
+        env=environ,
+        cwd=folder,
+        timeout=600,
+        check=True,
+    )
+    return path

@@ -21,6 +21,16 @@ EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
+FORMAT_HELP = "table, json, csv, markdown or html."
+# Typer renders help text as rich markup, where a bare [plot] is a style tag.
+PLOT_HELP = (
+    "Write plots into this folder, created if missing; needs"
+    ' pip install "irisfw\\[plot]".'
+)
+PLOT_FORMAT_HELP = (
+    "Plot file formats for --plot, comma-separated: png, svg, pdf. Default: png."
+)
+
 app = typer.Typer(
     name="irisfw",
     help="Train one neural-network classifier with several ML toolkits and compare them.",
@@ -175,7 +185,7 @@ def compare(
         ),
     ] = None,
     output_format: Annotated[
-        str, typer.Option("--format", "-f", help="table, json, csv or markdown.")
+        str, typer.Option("--format", "-f", help=FORMAT_HELP)
     ] = "table",
     output: Annotated[
         Path | None,
@@ -184,6 +194,8 @@ def compare(
             " atomically after every finished run."
         ),
     ] = None,
+    plot: Annotated[Path | None, typer.Option(help=PLOT_HELP)] = None,
+    plot_format: Annotated[str | None, typer.Option(help=PLOT_FORMAT_HELP)] = None,
     jobs: Annotated[
         int | None,
         typer.Option(
@@ -241,6 +253,8 @@ def compare(
         cv=cv,
         config=config,
         save_models=save_models,
+        plot_dir=plot,
+        plot_formats=plot_format,
     )
     raise typer.Exit(run_compare(arguments))
 
@@ -269,6 +283,48 @@ def predict(
     from irisfw.predicting import run_predict
 
     run_predict(model_dir, data, output, output_format, ignore_extra=ignore_extra)
+
+
+@app.command()
+def report(
+    context: typer.Context,
+    results: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="RESULTS.json",
+            help="Results file written by 'irisfw compare --format json'.",
+            show_default=False,
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", "-f", help=FORMAT_HELP)
+    ] = "table",
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Write the report to this file instead of stdout."),
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help=PLOT_HELP)] = None,
+    plot_format: Annotated[str | None, typer.Option(help=PLOT_FORMAT_HELP)] = None,
+    schema: Annotated[
+        bool,
+        typer.Option(
+            "--schema", help="Print the JSON schema of results files and exit."
+        ),
+    ] = False,
+) -> None:
+    """Render a saved comparison in any format, with plots, without training."""
+    from irisfw.output import ReportArguments, run_report
+
+    arguments = ReportArguments(
+        results=results,
+        output_format=output_format,
+        output=output,
+        plot_dir=plot,
+        plot_formats=plot_format,
+        schema=schema,
+        quiet=bool(context.obj["quiet"]),
+    )
+    raise typer.Exit(run_report(arguments))
 
 
 def _spec_values(**given: Any) -> dict[str, Any]:

@@ -101,13 +101,17 @@ def list_datasets(*, as_json: bool) -> None:
     Console().print(table)
 
 
-def run_compare(arguments: CompareArguments) -> int:
+def check_format(output_format: str) -> None:
     from irisfw.render import FORMATS
 
-    if arguments.output_format not in FORMATS:
+    if output_format not in FORMATS:
         raise IrisfwError(
-            f"invalid --format {arguments.output_format!r}; choose one of: {', '.join(FORMATS)}"
+            f"invalid --format {output_format!r}; choose one of: {', '.join(FORMATS)}"
         )
+
+
+def run_compare(arguments: CompareArguments) -> int:
+    check_format(arguments.output_format)
     settings = resolve_settings(arguments)
     if settings.jobs is not None and settings.jobs < 1:
         raise IrisfwError(f"invalid --jobs {settings.jobs}; pass 1 or more")
@@ -123,10 +127,13 @@ def run_compare(arguments: CompareArguments) -> int:
     plugins = Plugins()
     pairs = plan_pairs(settings, plugins)
 
+    from irisfw.output import plan_plots, save_plots, show_results, write_output
+
+    plot_formats = plan_plots(arguments.plot_dir, arguments.plot_formats)
+
     from irisfw.display import ProgressDisplay
     from irisfw.loading import load_table
     from irisfw.models import run_folder_name
-    from irisfw.render import render_table, render_text, table_console
     from irisfw.runner import ComparisonInterrupted, RunRequest, run_comparison
     from irisfw.splits import SplitPlan, make_splits
 
@@ -163,9 +170,7 @@ def run_compare(arguments: CompareArguments) -> int:
 
     def save(comparison: Any) -> None:
         if arguments.output is not None:
-            write_atomic(
-                arguments.output, render_text(comparison, arguments.output_format)
-            )
+            write_output(comparison, arguments.output_format, arguments.output)
 
     interrupted = False
     with ProgressDisplay(len(requests), quiet=arguments.quiet) as display:
@@ -188,15 +193,8 @@ def run_compare(arguments: CompareArguments) -> int:
             interrupted = True
 
     status = Console(stderr=True, quiet=arguments.quiet)
-    if arguments.output is not None:
-        save(comparison)
-        status.print(
-            f"wrote {len(comparison.runs)} runs to {arguments.output}", markup=False
-        )
-    elif arguments.output_format == "table":
-        render_table(comparison, table_console())
-    else:
-        sys.stdout.write(render_text(comparison, arguments.output_format))
+    images = save_plots(comparison, arguments.plot_dir, plot_formats, status)
+    show_results(comparison, arguments.output_format, arguments.output, images, status)
     if interrupted:
         status.print("interrupted: unfinished runs are marked cancelled", markup=False)
         return 130
@@ -226,6 +224,11 @@ def write_atomic(path: Path, text: str) -> None:
         dir=directory, prefix=f".{path.name}.", suffix=".tmp"
     )
     try:
+        # mkstemp creates the file readable by its owner only; give it the
+        # mode that open() would give a new file under the current umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(temporary, path)

@@ -40,6 +40,8 @@ class CompareArguments:
     cv: int | None = None
     config: Path | None = None
     save_models: Path | None = None
+    plot_dir: Path | None = None
+    plot_formats: str | None = None
 
 
 @dataclass

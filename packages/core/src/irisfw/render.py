@@ -1,18 +1,25 @@
-"""Turn a Comparison into the text formats that ``--format`` offers."""
+"""Turn a Comparison into the text formats that ``--format`` offers.
+
+The Markdown and HTML reports live in ``reports``.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from irisfw.results import Comparison, Estimate, GroupSummary, RunResult
 
-FORMATS = ("table", "json", "csv", "markdown")
+if TYPE_CHECKING:
+    from irisfw.reports import PlotImage
+
+FORMATS = ("table", "json", "csv", "markdown", "html")
 
 COLUMNS = (
     "backend",
@@ -37,6 +44,12 @@ SUMMARY_COLUMNS = (
     "median fit s",
 )
 TABLE_WIDTH = 120
+COLUMN_GLOSSARY = (
+    "log loss: test cross-entropy in nats; import s: seconds to import the"
+    " toolkit in the run's process; fit s: seconds of training after that;"
+    " pred ms: one predict_proba call on the test rows after an untimed"
+    " warm-up call"
+)
 
 
 def _several_specs(comparison: Comparison) -> bool:
@@ -62,7 +75,7 @@ def _interval(value: Estimate | None) -> str:
     return f"[{value.ci_low:.3f}, {value.ci_high:.3f}]"
 
 
-def _summary_cells(group: GroupSummary) -> list[str]:
+def summary_cells(group: GroupSummary) -> list[str]:
     return [
         group.label,
         group.spec,
@@ -107,7 +120,7 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _cells(run: RunResult) -> list[str]:
+def run_cells(run: RunResult) -> list[str]:
     metrics = run.metrics
     predict_ms = (
         None
@@ -158,7 +171,7 @@ def summary_lines(comparison: Comparison) -> list[str]:
     return lines
 
 
-def _notes(comparison: Comparison) -> list[str]:
+def table_notes(comparison: Comparison) -> list[str]:
     notes = []
     specs = {run.spec.label for run in comparison.runs}
     if len(specs) == 1:
@@ -173,12 +186,7 @@ def _notes(comparison: Comparison) -> list[str]:
             messages[text] = messages.get(text, 0) + 1
     for text, count in messages.items():
         notes.append(text if count == 1 else f"{text} ({count} runs)")
-    notes.append(
-        "log loss: test cross-entropy in nats; import s: seconds to import the"
-        " toolkit in the run's process; fit s: seconds of training after that;"
-        " pred ms: one predict_proba call on the test rows after an untimed"
-        " warm-up call"
-    )
+    notes.append(COLUMN_GLOSSARY)
     return notes
 
 
@@ -197,7 +205,7 @@ def render_table(comparison: Comparison, console: Console) -> None:
         _render_summary_table(comparison, console)
     else:
         _render_run_table(comparison, console)
-    for note in _notes(comparison):
+    for note in table_notes(comparison):
         console.print(note, highlight=False, markup=False, soft_wrap=True)
 
 
@@ -213,7 +221,7 @@ def _render_summary_table(comparison: Comparison, console: Console) -> None:
             no_wrap=column not in {"backend", "spec"},
         )
     for group in comparison.summary:
-        cells = _summary_cells(group)
+        cells = summary_cells(group)
         if not show_spec:
             del cells[SUMMARY_COLUMNS.index("spec")]
         table.add_row(*cells, style=None if group.ok_runs == group.runs else "red")
@@ -230,7 +238,7 @@ def _render_run_table(comparison: Comparison, console: Console) -> None:
             justify="left" if column in {"backend", "status", "toolkit"} else "right",
         )
     for run in sorted_runs(comparison):
-        table.add_row(*_cells(run), style=None if run.status == "ok" else "red")
+        table.add_row(*run_cells(run), style=None if run.status == "ok" else "red")
     console.print(table)
 
 
@@ -284,43 +292,35 @@ def render_csv(comparison: Comparison) -> str:
     return buffer.getvalue()
 
 
-def _markdown_escape(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
-def _markdown_table(columns: tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(columns) + " |"]
-    lines.append("|" + "|".join("---" for _ in columns) + "|")
-    for cells in rows:
-        lines.append("| " + " | ".join(_markdown_escape(c) for c in cells) + " |")
-    return lines
-
-
-def render_markdown(comparison: Comparison) -> str:
-    lines = ["# irisfw comparison", ""]
-    lines += [f"- {line}" for line in summary_lines(comparison)]
-    lines += ["", "| " + " | ".join(COLUMNS) + " |"]
-    lines.append("|" + "|".join("---" for _ in COLUMNS) + "|")
-    for run in sorted_runs(comparison):
-        lines.append("| " + " | ".join(_markdown_escape(c) for c in _cells(run)) + " |")
-    lines.append("")
-    lines += [f"- {_markdown_escape(note)}" for note in _notes(comparison)]
-    return "\n".join(lines) + "\n"
-
-
 TEXT_RENDERERS: dict[str, Callable[[Comparison], str]] = {
     "json": render_json,
     "csv": render_csv,
-    "markdown": render_markdown,
 }
 
 
-def render_text(comparison: Comparison, fmt: str) -> str:
-    """Render any format, the table included, as plain text."""
+def render_text(
+    comparison: Comparison,
+    fmt: str,
+    *,
+    plots: Sequence[PlotImage] = (),
+    link_base: Path | None = None,
+) -> str:
+    """Render any format, the table included, as plain text.
+
+    ``plots`` appear in the Markdown and HTML reports only: HTML embeds them
+    and Markdown links them by a path relative to ``link_base``, the folder
+    the report is written to (default: the working directory).
+    """
     if fmt == "table":
         buffer = io.StringIO()
         render_table(
             comparison, Console(file=buffer, width=TABLE_WIDTH, color_system=None)
         )
         return buffer.getvalue()
+    if fmt in {"markdown", "html"}:
+        from irisfw.reports import render_html, render_markdown
+
+        if fmt == "html":
+            return render_html(comparison, plots)
+        return render_markdown(comparison, plots, link_base or Path.cwd())
     return TEXT_RENDERERS[fmt](comparison)

@@ -191,6 +191,23 @@ class PairwiseTest(BaseModel):
     test: str = Field(description="Name of the statistical test used.")
 
 
+class Environment(BaseModel):
+    """The interpreter, machine and packages of the process that ran a comparison."""
+
+    python_version: str = Field(description="Interpreter version, e.g. 3.11.7.")
+    python_implementation: str = Field(description="Interpreter, e.g. CPython.")
+    platform: str = Field(
+        description="Operating system and machine, from platform.platform()."
+    )
+    cpu_count: int | None = Field(description="Logical CPUs, from os.cpu_count().")
+    packages: dict[str, str | None] = Field(
+        description="Installed version of each distribution, None if it is missing."
+    )
+    command_line: list[str] = Field(
+        description="sys.argv, with the program reduced to its file name."
+    )
+
+
 class Comparison(BaseModel):
     """Every run of one ``irisfw compare`` invocation."""
 
@@ -204,6 +221,10 @@ class Comparison(BaseModel):
     runs: list[RunResult] = Field(default_factory=list)
     summary: list[GroupSummary] = Field(default_factory=list)
     pairwise: list[PairwiseTest] = Field(default_factory=list)
+    environment: Environment | None = Field(
+        default=None,
+        description="Where the comparison ran; None in files written before it was recorded.",
+    )
 
     @property
     def ok(self) -> bool:

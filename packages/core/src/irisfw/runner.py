@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from irisfw import __version__, progress
+from irisfw.environment import capture_environment
 from irisfw.plugins import BackendEntry, Plugins
 from irisfw.results import (
     Comparison,
@@ -315,6 +316,7 @@ def run_comparison(
         irisfw_version=__version__,
         data=prepared[0].summary(),
         splits=splits or [],
+        environment=capture_environment(plugins),
     )
     entries = [plugins.backend(request.backend) for request in requests]
     results: list[RunResult | None] = [None] * len(requests)
