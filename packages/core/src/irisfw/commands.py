@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from irisfw.dataoptions import DataOptions
 from irisfw.errors import IrisfwError, SpecError
 from irisfw.plugins import Plugins
 
@@ -113,6 +114,7 @@ class CompareArguments:
     output_format: str = "table"
     output: Path | None = None
     quiet: bool = False
+    data_options: DataOptions = field(default_factory=DataOptions)
 
 
 def parse_options(texts: list[str], known: set[str]) -> dict[str, dict[str, str]]:
@@ -189,16 +191,14 @@ def run_compare(arguments: CompareArguments) -> int:
     plugins = Plugins()
     requests = plan_runs(arguments, plugins)
 
-    from irisfw.loading import load_table
-    from irisfw.prepare import prepare
     from irisfw.render import render_table, render_text, table_console
     from irisfw.runner import run_comparison
 
-    table = load_table(arguments.data, plugins.datasets)
-    data = prepare(
-        table.frame,
-        arguments.target or table.default_target,
-        source=table.source,
+    _, data = load_and_prepare(
+        arguments.data,
+        plugins,
+        target=arguments.target,
+        options=arguments.data_options,
         test_size=arguments.test_size,
         seed=arguments.seed,
     )
@@ -226,6 +226,72 @@ def run_compare(arguments: CompareArguments) -> int:
     else:
         sys.stdout.write(render_text(comparison, arguments.output_format))
     return 0 if comparison.ok else 1
+
+
+def load_and_prepare(
+    source: str,
+    plugins: Plugins,
+    *,
+    target: str | None,
+    options: DataOptions,
+    test_size: float,
+    seed: int,
+) -> tuple[Any, Any]:
+    """Load ``source`` and prepare it; return the Table and the PreparedData."""
+    from irisfw.loading import load_table
+    from irisfw.prepare import prepare_table
+
+    table = load_table(source, plugins.datasets, target, options)
+    data = prepare_table(
+        table, test_size=test_size, seed=seed, categorical=options.categorical
+    )
+    return table, data
+
+
+@dataclass
+class InspectArguments:
+    data: str
+    target: str | None
+    seed: int
+    test_size: float
+    data_options: DataOptions = field(default_factory=DataOptions)
+    as_json: bool = False
+
+
+def inspect_data(arguments: InspectArguments) -> None:
+    """Print how the data source was read and prepared, without training."""
+    from irisfw.render import data_summary_lines
+
+    table, data = load_and_prepare(
+        arguments.data,
+        Plugins(),
+        target=arguments.target,
+        options=arguments.data_options,
+        test_size=arguments.test_size,
+        seed=arguments.seed,
+    )
+    summary = data.summary()
+    dialect = table.dialect.as_dict() if table.dialect is not None else None
+    if arguments.as_json:
+        report = {
+            "dialect": dialect,
+            "rows_read": table.rows_read,
+            **summary.model_dump(mode="json"),
+        }
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    read_as = (
+        f"CSV, {table.dialect.describe()}"
+        if table.dialect is not None
+        else "named dataset"
+    )
+    lines = [
+        f"read as: {read_as}",
+        f"rows read: {table.rows_read}, dropped: {table.dropped_rows}",
+        *data_summary_lines(summary),
+        f"features: {', '.join(summary.feature_names)}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from irisfw.results import Comparison, RunResult
+from irisfw.results import Comparison, DataSummary, RunResult
 
 FORMATS = ("table", "json", "csv", "markdown")
 
@@ -64,18 +64,31 @@ def _cells(run: RunResult) -> list[str]:
 
 
 def summary_lines(comparison: Comparison) -> list[str]:
-    data = comparison.data
+    return data_summary_lines(comparison.data)
+
+
+def data_summary_lines(data: DataSummary) -> list[str]:
+    """Describe the prepared data: source, classes, split, exclusions, warnings."""
     classes = ", ".join(
         f"{name} ({count})"
         for name, count in zip(data.class_names, data.class_counts, strict=True)
     )
-    return [
+    lines = [
         f"data: {data.source}, target {data.target!r}",
         f"rows: {data.rows}, features: {data.features}, classes: {classes}",
         f"split: {data.train_rows} train / {data.test_rows} test"
         f" (test size {data.test_size:g}, seed {data.split_seed}, stratified)",
         f"fingerprint: {data.fingerprint}",
     ]
+    if data.excluded_columns:
+        excluded = "; ".join(
+            f"{column.name} ({column.reason})" for column in data.excluded_columns
+        )
+        lines.append(f"excluded columns: {excluded}")
+    if data.dropped_rows:
+        lines.append(f"dropped rows: {data.dropped_rows}")
+    lines += [f"data warning: {warning}" for warning in data.warnings]
+    return lines
 
 
 def _notes(comparison: Comparison) -> list[str]:
