@@ -359,6 +359,7 @@ class _HeaderReader:
         self.warnings: list[str] = []
 
     def read(self) -> Layout:
+        self._check_runaway_quotes(self.records)
         records = self._drop_empty_records(self.records)
         if self.header is not False:
             sklearn = self._sklearn_metadata(records)
@@ -391,6 +392,11 @@ class _HeaderReader:
         width: int,
         class_names: list[str] | None = None,
     ) -> Layout:
+        if width < 2:
+            raise DataError(
+                f"data file '{self.path}' has only one column; a table needs features"
+                " and a label, so pass the right --delimiter"
+            )
         rows, lines, bad_rows, trimmed = [], [], [], []
         for line, cells in data:
             fitted = _trim_trailing_empty(cells, width)
@@ -406,7 +412,6 @@ class _HeaderReader:
                 f"ignored empty fields after column {width} on"
                 f" {plural(len(trimmed), 'line')} ({line_list(trimmed)})"
             )
-        self._check_multiline(bad_rows, data)
         return Layout(
             columns=columns,
             rows=rows,
@@ -416,18 +421,30 @@ class _HeaderReader:
             warnings=self.warnings,
         )
 
-    def _check_multiline(self, bad_rows: list[tuple[int, int]], data: list[Record]):
-        """Reject a quote left open, which swallows every line up to the next quote."""
-        starts = [line for line, _ in data]
-        bad = {line for line, _ in bad_rows}
-        for index, (line, cells) in enumerate(data):
-            if line not in bad or not any("\n" in c or "\r" in c for c in cells):
+    def _check_runaway_quotes(self, records: list[Record]) -> None:
+        """Reject a quote left open, which swallows every line up to the next quote.
+
+        A record that spans several lines is suspect when its field count
+        differs from the most common count of the one-line records.
+        """
+        one_line = Counter(
+            len(cells) for _, cells in records if not any(map(_has_newline, cells))
+        )
+        if not one_line:
+            return
+        width = one_line.most_common(1)[0][0]
+        for index, (line, cells) in enumerate(records):
+            if len(cells) == width or not any(map(_has_newline, cells)):
                 continue
-            end = starts[index + 1] - 1 if index + 1 < len(starts) else "the end"
+            end = (
+                f"line {records[index + 1][0] - 1}"
+                if index + 1 < len(records)
+                else "the end of the file"
+            )
             raise DataError(
                 f"data file '{self.path}': a quoted field opened on line {line} runs"
-                f" to line {end}, which suggests an unmatched '\"'; fix the quote"
-                " on that line"
+                f" to {end}, which suggests an unmatched '\"'; fix the quote on"
+                " that line"
             )
 
     def _sklearn_metadata(self, records: list[Record]) -> Layout | None:
@@ -485,6 +502,9 @@ class _HeaderReader:
             )
         widths = Counter(len(_trim_trailing_empty(cells, 0)) for _, cells in data)
         width = widths.most_common(1)[0][0]
+        if width == len(names):
+            # No majority, but the header's field count is still the most common.
+            return self._result(self._names(names, header_line), data, len(names))
         first_row = next(
             line for line, cells in data if len(_trim_trailing_empty(cells, 0)) == width
         )
@@ -513,13 +533,12 @@ class _HeaderReader:
     def _without_header(self, records: list[Record]) -> Layout:
         self.header_kind = "none"
         width = _row_width(records)
-        if width < 2:
-            raise DataError(
-                f"data file '{self.path}' has only one column; a table needs features"
-                " and a label, so pass the right --delimiter"
-            )
         columns = [f"x{i}" for i in range(width)]
         return self._result(columns, records, width)
+
+
+def _has_newline(cell: str) -> bool:
+    return "\n" in cell or "\r" in cell
 
 
 def _trim_trailing_empty(cells: list[str], width: int) -> list[str]:
