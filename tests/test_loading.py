@@ -246,6 +246,62 @@ def test_decimal_comma_with_semicolons(tmp_path):
     assert any("decimal mark" in warning for warning in table.warnings)
 
 
+def test_utf16_with_byte_order_mark(tmp_path):
+    text = "a\tb\tspecies\n" + "\n".join(iris_rows("\t")) + "\n"
+    path = write(tmp_path, text.encode("utf-16"))
+
+    table = load(path)
+
+    assert table.dialect.encoding == "utf-16"
+    assert table.dialect.delimiter == "\t"
+    assert table.feature_names == ["a", "b"]
+    assert len(table.frame) == 4
+
+
+def test_utf16_without_byte_order_mark(tmp_path):
+    text = "a,b,species\n" + "\n".join(iris_rows()) + "\n"
+    path = write(tmp_path, text.encode("utf-16-le"))
+
+    with pytest.raises(DataError, match=r"NUL bytes.*--encoding utf-16"):
+        load(path)
+    table = load(path, encoding="utf-16-le")
+
+    assert len(table.frame) == 4
+
+
+def test_excel_separator_line(tmp_path):
+    text = "sep=;\r\na;b;species\r\n" + "\r\n".join(iris_rows(";")) + "\r\n"
+    missing_text = text.replace("5.2", "")  # one missing value on line 5
+
+    table = load(write(tmp_path, text))
+    with pytest.raises(DataError, match="at line 5 "):
+        load(write(tmp_path, missing_text, "missing.csv"))
+
+    assert table.dialect.delimiter == ";"
+    assert table.dialect.header == "line 2"
+    assert table.feature_names == ["a", "b"]
+
+
+def test_space_aligned_columns(tmp_path):
+    text = "\n".join(f"  {row.replace(',', '   ')}  " for row in iris_rows()) + "\n"
+
+    table = load(write(tmp_path, text, "aligned.txt"))
+
+    assert table.dialect.delimiter == " "
+    assert table.feature_names == ["x0", "x1"]
+    assert table.frame["x0"].tolist() == [5.0, 5.1, 5.2, 5.3]
+    assert table.warnings == ()
+
+
+def test_decimal_comma_without_header(tmp_path):
+    text = "5,1;3,5;x\n4,9;3;y\n4,7;3,2;x\n4,6;3,1;y\n"
+
+    table = load(write(tmp_path, text))
+
+    assert table.dialect.header == "none"
+    assert table.frame["x0"].tolist() == [5.1, 4.9, 4.7, 4.6]
+
+
 def test_excel_workbook_rejected(tmp_path):
     path = write(tmp_path, b"PK\x03\x04rest of a zip", "iris.xlsx")
 
@@ -354,6 +410,18 @@ def test_duplicate_column_names(tmp_path):
 
     assert "header on line 1 names two columns 'a' (fields 1 and 3)" in str(error.value)
     assert "rename one" in str(error.value)
+
+
+def test_pandas_range_header(tmp_path):
+    frame = pd.DataFrame([[1.5, 0.1, "x"], [2.5, 0.4, "y"], [3.5, 0.2, "x"]])
+    path = tmp_path / "frame.csv"
+    frame.to_csv(path, index=False)
+
+    table = load(path, target="2")
+
+    assert table.dialect.header == "line 1"
+    assert table.feature_names == ["0", "1"]
+    assert len(table.frame) == 3
 
 
 def test_r_row_names_without_header_name(tmp_path, caplog):
@@ -701,12 +769,18 @@ def test_class_with_one_row_named(tmp_path):
         prepare_table(table, test_size=0.5)
 
 
-def test_continuous_target_named(tmp_path):
-    rows = [f"{i}.25,{i * 1.5}" for i in range(12)]
-    table = load(write(tmp_path, "a,b\n" + "\n".join(rows)), target="b")
+def test_continuous_target_suggests_label(tmp_path):
+    # UCI's wine.data layout: no header, the label first, measurements after.
+    rows = [f"{1 + i % 3},{i}.25,{i * 1.5}" for i in range(12)]
+    table = load(write(tmp_path, "\n".join(rows)))
 
-    with pytest.raises(DataError, match="may not be a label column"):
+    with pytest.raises(DataError) as error:
         prepare_table(table)
+
+    assert table.target == "x2"
+    assert "11 more classes have 1 row" in str(error.value)
+    assert "'x2' may not be a label column" in str(error.value)
+    assert "pass --target x0 if that column is the label" in str(error.value)
 
 
 def test_metrics_with_class_missing_from_test():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ from pathlib import Path
 
 from irisfw.errors import DataError
 
-# Delimiters tried when --delimiter is not given, in tie-break order.
-DELIMITERS = (",", ";", "\t", "|")
+# Delimiters tried when --delimiter is not given, in tie-break order. With a
+# space, runs of spaces count as one delimiter.
+DELIMITERS = (",", ";", "\t", "|", " ")
+# The first line Excel writes to name the delimiter, e.g. ``sep=;``.
+EXCEL_SEPARATOR_LINE = re.compile(r'"?sep=(.)"?')
 DELIMITER_NAMES = {
     "comma": ",",
     "semicolon": ";",
@@ -69,13 +73,17 @@ BINARY_SIGNATURES = (
 
 @dataclass(frozen=True)
 class Dialect:
-    """How the file was read, and which parts were detected rather than given."""
+    """How the file was read, and which parts were detected rather than given.
+
+    ``header`` is ``line N`` (the header's line: 1 unless blank lines come
+    first), ``none``, or ``scikit-learn metadata``.
+    """
 
     encoding: str
     bom: bool
     delimiter: str
     line_ending: str
-    header: str  # "line 1", "none" or "scikit-learn metadata"
+    header: str
     delimiter_detected: bool
     header_detected: bool
 
@@ -186,15 +194,16 @@ def read_records(
         )
 
     given_delimiter = delimiter is not None
+    text, excel_delimiter = _strip_excel_separator_line(text)
     if delimiter is None:
-        delimiter = _detect_delimiter(path, text)
+        delimiter = excel_delimiter or _detect_delimiter(path, text)
     records = _parse(path, text, delimiter)
     if not records:
         raise DataError(
             f"data file '{path}' has no rows; pass a CSV file with a header row and data rows"
         )
 
-    reader = _HeaderReader(path, records, header)
+    reader = _HeaderReader(path, records, header, delimiter=delimiter)
     layout = reader.read()
     dialect = Dialect(
         encoding=used_encoding,
@@ -242,6 +251,21 @@ def _decode(raw: bytes, path: Path, encoding: str | None) -> tuple[str, str, boo
     return text.lstrip("\ufeff"), display, bom_encoding is not None
 
 
+def _strip_excel_separator_line(text: str) -> tuple[str, str | None]:
+    """Blank out a leading ``sep=X`` line and return X; line numbers stay put."""
+    offset = 0
+    for line in io.StringIO(text, newline=""):
+        content = line.strip()
+        if content:
+            match = EXCEL_SEPARATOR_LINE.fullmatch(content)
+            if match is None:
+                return text, None
+            ending = line[len(line.rstrip("\r\n")) :]
+            return text[:offset] + ending + text[offset + len(line) :], match.group(1)
+        offset += len(line)
+    return text, None
+
+
 def _line_ending(text: str) -> str:
     crlf = text.count("\r\n")
     cr = text.count("\r") - crlf
@@ -253,22 +277,23 @@ def _line_ending(text: str) -> str:
 
 
 def _sample(text: str) -> str:
-    lines = io.StringIO(text, newline="").readlines()
-    return "".join(line for line in lines[:SAMPLE_LINES] if line.strip())
+    lines = itertools.islice(io.StringIO(text, newline=""), SAMPLE_LINES)
+    return "".join(line for line in lines if line.strip())
 
 
 def _detect_delimiter(path: Path, text: str) -> str:
     """Pick the candidate delimiter that splits the sample most consistently.
 
     A candidate scores by the share of sample lines that have its most common
-    field count (at least 2), then by the share of fields that read as
-    numbers. ``csv.Sniffer`` breaks ties, since it also weighs quoting.
+    field count (at least 2, empty fields at the end of a line not counted),
+    then by the share of fields that read as numbers. ``csv.Sniffer`` breaks
+    ties, since it also weighs quoting.
     """
     sample = _sample(text)
     scores: dict[str, tuple[float, float]] = {}
     for candidate in DELIMITERS:
         records = [
-            [cell.strip() for cell in record]
+            _trim_trailing_empty([cell.strip() for cell in record], 0)
             for record in csv.reader(
                 io.StringIO(sample, newline=""),
                 delimiter=candidate,
@@ -286,8 +311,8 @@ def _detect_delimiter(path: Path, text: str) -> str:
         scores[candidate] = (count / len(records), numeric / max(len(cells), 1))
     if not scores:
         raise DataError(
-            f"cannot detect the delimiter of '{path}': no comma, semicolon, tab or"
-            " '|' splits its lines into 2 or more fields; pass --delimiter"
+            f"cannot detect the delimiter of '{path}': no comma, semicolon, tab, '|'"
+            " or space splits its lines into 2 or more fields; pass --delimiter"
         )
     best = max(scores.values())
     tied = [candidate for candidate, score in scores.items() if score == best]
@@ -351,10 +376,18 @@ def _consecutive_from(values: list[str], start: int) -> bool:
 class _HeaderReader:
     """Decide what line 1 is and split the records into a header and rows."""
 
-    def __init__(self, path: Path, records: list[Record], header: bool | None):
+    def __init__(
+        self,
+        path: Path,
+        records: list[Record],
+        header: bool | None,
+        *,
+        delimiter: str,
+    ):
         self.path = path
         self.records = records
         self.header = header
+        self.delimiter = delimiter
         self.header_kind = "none"
         self.warnings: list[str] = []
 
@@ -367,7 +400,9 @@ class _HeaderReader:
                 return sklearn
         has_header = self.header
         if has_header is None:
-            has_header = _looks_like_header(records)
+            has_header = _looks_like_header(
+                records, decimal_comma=self.delimiter != ","
+            )
         if has_header:
             return self._with_header(records)
         return self._without_header(records)
@@ -407,7 +442,8 @@ class _HeaderReader:
                     trimmed.append(line)
             else:
                 bad_rows.append((line, len(cells)))
-        if trimmed:
+        # Spaces at the end of a line are padding when a space is the delimiter.
+        if trimmed and self.delimiter != " ":
             self._warn(
                 f"ignored empty fields after column {width} on"
                 f" {plural(len(trimmed), 'line')} ({line_list(trimmed)})"
@@ -484,8 +520,8 @@ class _HeaderReader:
         if _fits(data, len(names)):
             if len(names) < len(header):
                 self._warn(
-                    f"ignored {len(header) - len(names)} empty names at the end of"
-                    f" the header on line {header_line}"
+                    f"ignored {plural(len(header) - len(names), 'empty name')} at the"
+                    f" end of the header on line {header_line}"
                 )
             return self._result(self._names(names, header_line), data, len(names))
         if len(names) < len(header) and _fits(data, len(header)):
@@ -571,18 +607,23 @@ def _unique_first_column(data: list[Record]) -> bool:
     return all(values) and len(set(values)) == len(values)
 
 
-def _looks_like_header(records: list[Record]) -> bool:
+def _looks_like_header(records: list[Record], *, decimal_comma: bool) -> bool:
     """Guess whether line 1 names the columns.
 
     Line 1 is a header when, in the columns whose other values are mostly
     numbers, it holds more text than numbers. With no such column it is a
     header when none of its values recurs below it. A line of consecutive
     integers from 0 or 1 is the header pandas writes for unnamed columns.
+    With ``decimal_comma``, ``5,1`` counts as a number.
     """
+
+    def is_number_here(text: str) -> bool:
+        return is_number(text.replace(",", ".", 1) if decimal_comma else text)
+
     _, first = records[0]
     rest = [cells for _, cells in records[1:SAMPLE_LINES]]
     if not rest:
-        return not any(is_number(cell) for cell in first)
+        return not any(is_number_here(cell) for cell in first)
     named = [cell for cell in first if cell]
     if len(named) >= 3 and (_consecutive_from(named, 0) or _consecutive_from(named, 1)):
         return True
@@ -592,10 +633,10 @@ def _looks_like_header(records: list[Record]) -> bool:
         present = [value for value in below if not is_missing(value)]
         if not present:
             continue
-        numbers = sum(is_number(value) for value in present)
+        numbers = sum(is_number_here(value) for value in present)
         if numbers < NUMERIC_SHARE * len(present):
             continue
-        if is_number(cell):
+        if is_number_here(cell):
             number_votes += 1
         elif not is_missing(cell):
             text_votes += 1

@@ -131,30 +131,35 @@ def _read_csv_source(path: Path, options: DataOptions) -> _Source:
     layout, dialect = records.layout, records.dialect
     text = pd.DataFrame(layout.rows, columns=layout.columns, dtype=object)
     text = text.mask(text.map(is_missing))
-    source = _Source(
+    typed: dict[str, pd.Series] = {}
+    invalid: dict[str, pd.Series] = {}
+    comma_columns = []
+    for column in layout.columns:
+        typed[column], invalid_cells, comma = _type_column(
+            text[column], dialect.delimiter
+        )
+        if invalid_cells is not None:
+            invalid[column] = invalid_cells
+        if comma:
+            comma_columns.append(column)
+    warnings = list(layout.warnings)
+    if comma_columns:
+        warnings.append(
+            f"read ',' as the decimal mark in columns {', '.join(comma_columns)}"
+        )
+    has_header = dialect.header.startswith("line")
+    return _Source(
         where=f"data file '{path}'",
-        frame=pd.DataFrame(index=text.index),
-        default_target=DEFAULT_TARGET if dialect.header.startswith("line") else "-1",
+        frame=pd.DataFrame(typed, index=text.index),
+        default_target=DEFAULT_TARGET if has_header else "-1",
         text=text,
+        invalid=invalid,
         lines=np.asarray(layout.lines, dtype=np.int64),
         bad_rows=layout.bad_rows,
         class_names=layout.class_names,
         dialect=dialect,
-        warnings=list(layout.warnings),
+        warnings=warnings,
     )
-    comma_columns = []
-    for column in layout.columns:
-        values, invalid, comma = _type_column(text[column], dialect.delimiter)
-        source.frame[column] = values
-        if invalid is not None:
-            source.invalid[column] = invalid
-        if comma:
-            comma_columns.append(column)
-    if comma_columns:
-        source.warnings.append(
-            f"read ',' as the decimal mark in columns {', '.join(comma_columns)}"
-        )
-    return source
 
 
 def _type_column(
@@ -228,8 +233,9 @@ def _check(
     if problems.rows.any() or loaded.bad_rows:
         if options.missing != "drop":
             fix = "fix them or pass --missing drop to drop those rows"
-            if problems.first_line_is_text():
-                fix = "line 1 looks like a header, so pass --header"
+            header_line = problems.header_read_as_data()
+            if header_line is not None:
+                fix = f"line {header_line} looks like a header, so pass --header"
             raise DataError(f"{loaded.where}: {problems.describe('have')}; {fix}")
         keep = ~problems.rows
         dropped = int(problems.rows.sum()) + len(loaded.bad_rows)
@@ -355,12 +361,18 @@ class _Problems:
             part += f", e.g. {value!r} on {self.loaded.row_noun} {number}"
         self.parts.append(part)
 
-    def first_line_is_text(self) -> bool:
-        """Return whether line 1 was read as data but holds text in numeric columns."""
+    def header_read_as_data(self) -> int | None:
+        """Return the first row's line when it looks like a header read as data.
+
+        That is the case in a file read without a header whose first row holds
+        text in numeric columns. Returns None otherwise.
+        """
         dialect = self.loaded.dialect
         if dialect is None or dialect.header != "none" or not self.rows[:1].any():
-            return False
-        return bool(self.text_cells.iloc[0].any())
+            return None
+        if not self.text_cells.iloc[0].any():
+            return None
+        return self.loaded.numbers(np.array([0]))[0]
 
     def describe(self, relation: str) -> str:
         """Describe the rows, e.g. ``3 rows with missing ... at lines 7, 9 (...)``.

@@ -18,7 +18,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from irisfw.columns import resolve_target, strip_labels
+from irisfw.columns import label_candidates, resolve_target, strip_labels
 from irisfw.errors import DataError
 from irisfw.results import DataSummary, ExcludedColumn
 
@@ -145,7 +145,7 @@ def prepare(
     categories = encoder.categories_[0]
     class_names = tuple(str(category) for category in categories)
     y = onehot.argmax(axis=1).astype(np.int64)
-    _check_split_possible(y, class_names, test_size, target)
+    _check_split_possible(y, class_names, test_size, target, features)
 
     indices = np.arange(len(y))
     train_index, test_index = train_test_split(
@@ -278,7 +278,11 @@ def _first_rows(mask: pd.Series, limit: int = 5) -> str:
 
 
 def _check_split_possible(
-    y: np.ndarray, class_names: tuple[str, ...], test_size: float, target: str
+    y: np.ndarray,
+    class_names: tuple[str, ...],
+    test_size: float,
+    target: str,
+    features: pd.DataFrame,
 ) -> None:
     counts = np.bincount(y, minlength=len(class_names))
     if len(class_names) < 2:
@@ -295,9 +299,15 @@ def _check_split_possible(
     if small:
         name, count = small[0]
         if len(small) > 1:
+            candidates = label_candidates(features)
+            fix = (
+                f"pass --target {candidates[0]} if that column is the label"
+                if candidates
+                else "pass --target with the label column"
+            )
             hint = (
                 f"; {len(small) - 1} more classes have 1 row, so {target!r} may not be"
-                " a label column: pass --target with the label column"
+                f" a label column: {fix}"
             )
         else:
             hint = ", so add rows of that class or remove its row"
