@@ -29,10 +29,8 @@ MIN_ROWS_FOR_ORDER = 10
 
 DROPPED = "dropped by --drop-column"
 EMPTY = "empty in every row"
-ROW_INDEX = (
-    "row identifier (distinct values under an index name such as Id or rownames)"
-)
-ROW_ORDER = "row identifier (distinct integers that increase row by row)"
+ROW_INDEX = "row identifier with distinct values under an index name"
+ROW_ORDER = "row identifier whose distinct integers increase row by row"
 
 
 def resolve_target(frame: pd.DataFrame, target: str) -> str:
