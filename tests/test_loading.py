@@ -331,7 +331,7 @@ def test_headerless_file_names_columns():
 
 
 def test_no_header_option(tmp_path):
-    # Text in line 1 of a text-only column says nothing about a header.
+    # Text on line 1 of a text-only column is no evidence of a header.
     text = "aa,bb,x\n" + "\n".join(
         f"{v},{v}{v},{'pq'[i % 2]}" for i, v in enumerate("cdef")
     )
@@ -345,7 +345,7 @@ def test_no_header_option(tmp_path):
     assert len(forced.frame) == 5
 
 
-def test_no_header_on_file_with_header_suggests_header():
+def test_no_header_suggests_header():
     with pytest.raises(DataError, match="line 1 looks like a header, so pass --header"):
         load(DATA_DIR / "seaborn_iris.csv", header=False)
 
@@ -481,7 +481,7 @@ def test_target_suggests_label_like_column():
     assert len(table.feature_names) == 13
 
 
-def test_target_suggests_column_named_like_label(tmp_path):
+def test_target_suggests_label_named_column(tmp_path):
     text = "a,b,Variety\n" + "\n".join(iris_rows())
 
     with pytest.raises(DataError, match="column 'Variety' looks like the label"):
@@ -722,7 +722,7 @@ def test_penguins_categorical_encode():
     assert data.x_train.shape == (233, 9)
 
 
-def test_categorical_encoder_fit_on_training_rows_only():
+def test_text_encoder_fits_training_rows():
     frame = pd.DataFrame(
         {
             "a": np.arange(20, dtype=float) / 3,

@@ -1,11 +1,11 @@
 """Pick the target column and the columns that must not become features.
 
-A column is excluded when ``--drop-column`` names it, when it is empty in
-every row, when it is a row identifier (a pandas or R index, or integers that
-increase row by row), or when it maps one-to-one onto the label. The last
-two leak the answer: Kaggle's Iris ``Id`` runs 1..150 in class order, so a
-model can read the class off it. ``--keep-column`` overrides the automatic
-exclusions.
+A column is excluded when ``--drop-column`` names it or when it is empty in
+every row. It is also excluded when it is a row identifier (a pandas or R
+index, or integers that increase row by row) or maps one-to-one onto the
+label, because both leak the label: Kaggle's Iris ``Id`` runs 1..150 in
+class order, so a model can read the class off it. ``--keep-column``
+overrides the automatic exclusions.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def find_excluded(
 ) -> tuple[list[ExcludedColumn], list[str]]:
     """Return the excluded columns with reasons, and one warning per automatic one."""
     dropped = resolve_columns(frame, drop, "--drop-column")
-    kept = set(resolve_columns(frame, keep, "--keep-column"))
+    keep_names = set(resolve_columns(frame, keep, "--keep-column"))
     if target in dropped:
         raise DataError(
             f"--drop-column {target!r} names the target column; pass another"
@@ -154,7 +154,7 @@ def find_excluded(
     excluded = [ExcludedColumn(name=name, reason=DROPPED) for name in dropped]
     warnings = []
     for column in frame.columns:
-        if column == target or column in dropped or column in kept:
+        if column == target or column in dropped or column in keep_names:
             continue
         reason = leak_reason(frame[column], str(column), labels, target)
         if reason is None:

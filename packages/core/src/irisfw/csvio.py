@@ -73,7 +73,7 @@ BINARY_SIGNATURES = (
 
 @dataclass(frozen=True)
 class Dialect:
-    """How the file was read, and which parts were detected rather than given.
+    """The dialect a file was read with, and which parts were detected, not given.
 
     ``header`` is ``line N`` (the header's line: 1 unless blank lines come
     first), ``none``, or ``scikit-learn metadata``.
@@ -116,7 +116,7 @@ class Layout:
     ``rows`` all have ``len(columns)`` fields. Records with another field
     count are in ``bad_rows`` as (line, field count) and are not in ``rows``.
     ``class_names`` is set for scikit-learn's bundled files, whose last
-    column holds indexes into it.
+    column contains indexes into it.
     """
 
     columns: list[str]
@@ -408,14 +408,14 @@ class _HeaderReader:
         return self._without_header(records)
 
     def _drop_empty_records(self, records: list[Record]) -> list[Record]:
-        kept = [record for record in records if any(record[1])]
+        non_empty = [record for record in records if any(record[1])]
         empty = [line for line, cells in records if not any(cells)]
         if empty:
             self._warn(
                 f"skipped {plural(len(empty), 'line')} that contain only delimiters"
                 f" ({line_list(empty)})"
             )
-        return kept
+        return non_empty
 
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -511,11 +511,13 @@ class _HeaderReader:
         header_line, header = records[0]
         data = records[1:]
         self.header_kind = f"line {header_line}"
+
         if not data:
             raise DataError(
                 f"data file '{self.path}' has a header on line {header_line} but no"
                 " rows below it; add the data rows"
             )
+
         names = _trim_trailing_empty(header, 0)
         if _fits(data, len(names)):
             if len(names) < len(header):
@@ -526,6 +528,7 @@ class _HeaderReader:
             return self._result(self._names(names, header_line), data, len(names))
         if len(names) < len(header) and _fits(data, len(header)):
             return self._result(self._names(header, header_line), data, len(header))
+
         if _fits(data, len(names) + 1) and _unique_first_column(data):
             # R's write.csv writes row names under no header name.
             name = "rownames" if "rownames" not in names else "Unnamed: 0"
@@ -536,11 +539,13 @@ class _HeaderReader:
             return self._result(
                 self._names([name, *names], header_line), data, len(names) + 1
             )
+
         widths = Counter(len(_trim_trailing_empty(cells, 0)) for _, cells in data)
         width = widths.most_common(1)[0][0]
         if width == len(names):
             # No majority, but the header's field count is still the most common.
             return self._result(self._names(names, header_line), data, len(names))
+
         first_row = next(
             line for line, cells in data if len(_trim_trailing_empty(cells, 0)) == width
         )
@@ -611,7 +616,7 @@ def _looks_like_header(records: list[Record], *, decimal_comma: bool) -> bool:
     """Guess whether line 1 names the columns.
 
     Line 1 is a header when, in the columns whose other values are mostly
-    numbers, it holds more text than numbers. With no such column it is a
+    numbers, it contains more text than numbers. With no such column it is a
     header when none of its values recurs below it. A line of consecutive
     integers from 0 or 1 is the header pandas writes for unnamed columns.
     With ``decimal_comma``, ``5,1`` counts as a number.

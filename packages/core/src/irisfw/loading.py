@@ -67,9 +67,9 @@ class Table:
 class _Source:
     """A source's typed columns, before the target and the options are applied.
 
-    ``text`` holds a CSV file's cells as strings (NaN where missing), from
-    which the label column is typed. ``invalid`` marks cells that hold text
-    in a numeric column. ``lines`` holds each row's line in the file, or is
+    ``text`` contains a CSV file's cells as strings (NaN where missing), from
+    which the label column is typed. ``invalid`` marks text cells in a
+    numeric column. ``lines`` contains each row's line in the file, or is
     None for a dataset, whose rows are numbered from 1.
     """
 
@@ -131,6 +131,7 @@ def _read_csv_source(path: Path, options: DataOptions) -> _Source:
     layout, dialect = records.layout, records.dialect
     text = pd.DataFrame(layout.rows, columns=layout.columns, dtype=object)
     text = text.mask(text.map(is_missing))
+
     typed: dict[str, pd.Series] = {}
     invalid: dict[str, pd.Series] = {}
     comma_columns = []
@@ -142,6 +143,7 @@ def _read_csv_source(path: Path, options: DataOptions) -> _Source:
             invalid[column] = invalid_cells
         if comma:
             comma_columns.append(column)
+
     warnings = list(layout.warnings)
     if comma_columns:
         warnings.append(
@@ -364,7 +366,7 @@ class _Problems:
     def header_read_as_data(self) -> int | None:
         """Return the first row's line when it looks like a header read as data.
 
-        That is the case in a file read without a header whose first row holds
+        That is the case in a file read without a header whose first row has
         text in numeric columns. Returns None otherwise.
         """
         dialect = self.loaded.dialect

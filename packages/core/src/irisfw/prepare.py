@@ -1,9 +1,9 @@
 """The data-preparation contract: one immutable PreparedData for every backend.
 
-Steps, in order: validate the table, one-hot encode the labels, split with a
-seeded stratified split, one-hot encode text feature columns when asked
-(the encoder fit on the training part only), fit a StandardScaler on the
-training part only and apply it to both parts, and fingerprint the result.
+Steps, in order: validate the table, one-hot encode the labels, and split
+with a seeded stratified split. Then one-hot encode text feature columns
+when asked, fit a StandardScaler, and fingerprint the result. The encoder
+and the scaler are fit on the training part only and applied to both parts.
 """
 
 from __future__ import annotations
