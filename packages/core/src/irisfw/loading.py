@@ -18,8 +18,8 @@ import pandas as pd
 
 from irisfw.columns import find_excluded, resolve_target, strip_labels
 from irisfw.csvio import (
+    MISSING_TOKENS,
     Dialect,
-    is_missing,
     line_list,
     looks_numeric_with_comma,
     plural,
@@ -130,7 +130,7 @@ def _read_csv_source(path: Path, options: DataOptions) -> _Source:
     )
     layout, dialect = records.layout, records.dialect
     text = pd.DataFrame(layout.rows, columns=layout.columns, dtype=object)
-    text = text.mask(text.map(is_missing))
+    text = text.mask(text.apply(lambda column: column.str.lower().isin(MISSING_TOKENS)))
 
     typed: dict[str, pd.Series] = {}
     invalid: dict[str, pd.Series] = {}
