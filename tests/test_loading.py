@@ -183,6 +183,11 @@ def test_blank_lines_keep_file_line_numbers(tmp_path):
         load(write(tmp_path, text))
 
 
+def test_only_delimiters_rejected(tmp_path):
+    with pytest.raises(DataError, match="has only empty fields"):
+        load(write(tmp_path, ",,\n,,,\n"), delimiter=",")
+
+
 def test_missing_final_newline():
     table = load(DATA_DIR / "iris_trailing_comma_no_eol.data")
 
@@ -769,6 +774,13 @@ def test_class_with_one_row_named(tmp_path):
         prepare_table(table, test_size=0.5)
 
 
+def test_infinite_labels_stay_text(tmp_path):
+    rows = [f"{i}.5,{'inf' if i % 2 else '1e400'}" for i in range(6)]
+    table = load(write(tmp_path, "a,label\n" + "\n".join(rows)), target="label")
+
+    assert classes(table) == {"1e400": 3, "inf": 3}
+
+
 def test_continuous_target_suggests_label(tmp_path):
     # UCI's wine.data layout: no header, the label first, measurements after.
     rows = [f"{1 + i % 3},{i}.25,{i * 1.5}" for i in range(12)]
@@ -970,6 +982,16 @@ def test_data_faults_exit_two(run_cli, args, expected):
         assert len(errors) == 1, result.stderr
         assert len(errors) + len(warnings) == len(lines), result.stderr
         assert expected in errors[0]
+
+
+def test_error_with_line_break_one_line(run_cli, tmp_path):
+    path = write(tmp_path, 'a,b,species\n1.5,2,"x\ny"\n2.5,3,"x\ny"\n3.5,1,"p\nq"\n')
+
+    result = run_cli("inspect", str(path), env={"IRISFW_PLUGINS": ""})
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "class 'p\\nq' has 1 row" in result.stderr
 
 
 def test_compare_summary_records_exclusions(run_cli):

@@ -361,5 +361,8 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"irisfw: error: {message}\n")
+    # Values from a data file, such as a quoted label, may contain line breaks;
+    # escaping them keeps the error on one line.
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    sys.stderr.write(f"irisfw: error: {one_line}\n")
     sys.exit(code)

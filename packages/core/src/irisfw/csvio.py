@@ -394,6 +394,11 @@ class _HeaderReader:
     def read(self) -> Layout:
         self._check_runaway_quotes(self.records)
         records = self._drop_empty_records(self.records)
+        if not records:
+            raise DataError(
+                f"data file '{self.path}' has only empty fields; pass a CSV file with"
+                " a header row and data rows"
+            )
         if self.header is not False:
             sklearn = self._sklearn_metadata(records)
             if sklearn is not None:

@@ -287,14 +287,18 @@ def _labels(loaded: _Source, target: str) -> tuple[pd.Series, pd.Series]:
             lambda index: names[int(index)] if pd.notna(index) else np.nan
         )
         return mapped.astype(object), present & ~valid
-    if present.any() and numbers[present].notna().all():
+    present_numbers = numbers[present]
+    if present.any() and np.isfinite(present_numbers.to_numpy(dtype=np.float64)).all():
         return numbers, no_invalid
     return text, no_invalid
 
 
 def _final_labels(labels: pd.Series) -> pd.Series:
     """Return integer labels as int64, so classes sort as numbers; others as given."""
-    if pd.api.types.is_float_dtype(labels) and (labels == np.round(labels)).all():
+    if not pd.api.types.is_float_dtype(labels):
+        return labels
+    values = labels.to_numpy()
+    if np.isfinite(values).all() and (values == np.round(values)).all():
         return labels.astype(np.int64)
     return labels
 
