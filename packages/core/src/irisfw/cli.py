@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from irisfw.errors import IrisfwError
+
+if TYPE_CHECKING:
+    from irisfw.dataoptions import DataOptions
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -102,7 +105,7 @@ def _data_options(
     keep_column: list[str] | None,
     missing: str,
     categorical: str,
-) -> Any:
+) -> DataOptions:
     from irisfw.dataoptions import DataOptions
 
     return DataOptions(

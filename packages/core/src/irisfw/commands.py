@@ -9,7 +9,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -17,6 +17,10 @@ from rich.table import Table
 from irisfw.dataoptions import DataOptions
 from irisfw.errors import IrisfwError, SpecError
 from irisfw.plugins import Plugins
+
+if TYPE_CHECKING:
+    from irisfw.loading import Table
+    from irisfw.prepare import PreparedData
 
 logger = logging.getLogger(__name__)
 
@@ -236,7 +240,7 @@ def load_and_prepare(
     options: DataOptions,
     test_size: float,
     seed: int,
-) -> tuple[Any, Any]:
+) -> tuple[Table, PreparedData]:
     """Load ``source`` and prepare it; return the Table and the PreparedData."""
     from irisfw.loading import load_table
     from irisfw.prepare import prepare_table

@@ -129,7 +129,8 @@ class DataSummary(BaseModel):
         default=0, description="Rows removed by --missing drop, not counted in rows."
     )
     warnings: list[str] = Field(
-        default_factory=list, description="What loading the data changed or doubted."
+        default_factory=list,
+        description="Warnings from loading: excluded columns, dropped rows, guesses.",
     )
 
 
