@@ -684,6 +684,15 @@ def test_dataset_missing_values_use_data_rows():
         load_table("toy", datasets)
 
 
+def test_csv_options_ignored_for_dataset():
+    frame = pd.DataFrame({"a": [1.5, 2.5, 3.5, 4.5], "label": list("xyxy")})
+
+    table = load_table("toy", {"toy": _dataset(frame)}, None, DataOptions(header=False))
+
+    assert len(table.frame) == 4
+    assert any("ignored them for dataset 'toy'" in w for w in table.warnings)
+
+
 def _dataset(frame: pd.DataFrame):
     from irisfw.datasets import Dataset
 

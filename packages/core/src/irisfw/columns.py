@@ -170,7 +170,11 @@ def find_excluded(
 def leak_reason(
     values: pd.Series, name: str, labels: pd.Series, target: str
 ) -> str | None:
-    """Return why the column should not be a feature, or None if it may be one."""
+    """Return why the column should not be a feature, or None if it may be one.
+
+    NOTE: a shuffled identifier under a name other than the index names is
+    not detected, because its values look like any integer feature.
+    """
     present = values.dropna()
     if present.empty:
         return EMPTY

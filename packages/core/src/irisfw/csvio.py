@@ -625,6 +625,9 @@ def _looks_like_header(records: list[Record], *, decimal_comma: bool) -> bool:
     header when none of its values recurs below it. A line of consecutive
     integers from 0 or 1 is the header pandas writes for unnamed columns.
     With ``decimal_comma``, ``5,1`` counts as a number.
+
+    NOTE: a header of other numeric names above numeric columns, such as
+    years, is read as data. ``--header`` overrides the guess.
     """
 
     def is_number_here(text: str) -> bool:
