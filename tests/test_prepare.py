@@ -8,7 +8,7 @@ import pytest
 
 from conftest import DATA_DIR
 from irisfw.errors import DataError
-from irisfw.loading import load_table, read_csv
+from irisfw.loading import load_table
 from irisfw.plugins import Plugins
 from irisfw.prepare import prepare
 
@@ -114,18 +114,20 @@ def test_missing_target_lists_columns(iris_frame):
 
 
 def test_kaggle_file_with_species_target():
-    frame = read_csv(DATA_DIR / "kaggle_Iris.csv")
-    data = prepare(frame, "Species", source="kaggle_Iris.csv")
+    table = load_table(str(DATA_DIR / "kaggle_Iris.csv"), {}, "Species")
+    data = prepare(table.frame, table.target, source="kaggle_Iris.csv")
 
     assert data.class_names == ("Iris-setosa", "Iris-versicolor", "Iris-virginica")
-    assert data.n_features == 5  # Id is kept until the loader learns to drop leaks
+    assert data.n_features == 4  # the Id column is excluded as a row identifier
     assert len(data.y_train) + len(data.y_test) == 150
 
 
 def test_seaborn_file_equals_shipped_iris(iris_data):
-    frame = read_csv(DATA_DIR / "seaborn_iris.csv")
+    table = load_table(str(DATA_DIR / "seaborn_iris.csv"), {})
 
-    assert prepare(frame, "species", source="x").fingerprint == iris_data.fingerprint
+    assert prepare(table.frame, "species", source="x").fingerprint == (
+        iris_data.fingerprint
+    )
 
 
 def test_non_numeric_feature_rejected(iris_frame):
@@ -190,7 +192,7 @@ def test_named_datasets_load():
         ("digits", 1797, 10),
     ]:
         table = load_table(name, datasets)
-        data = prepare(table.frame, table.default_target, source=table.source)
+        data = prepare(table.frame, table.target, source=table.source)
         assert len(data.y_train) + len(data.y_test) == rows, name
         assert data.n_classes == classes, name
 
@@ -208,7 +210,7 @@ def test_empty_file_rejected(tmp_path):
     path.write_text("")
 
     with pytest.raises(DataError, match="is empty"):
-        read_csv(path)
+        load_table(str(path), {})
 
 
 def test_header_only_file_rejected(tmp_path):
@@ -216,4 +218,4 @@ def test_header_only_file_rejected(tmp_path):
     path.write_text("a,b,species\n")
 
     with pytest.raises(DataError, match="no rows"):
-        read_csv(path)
+        load_table(str(path), {})

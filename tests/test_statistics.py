@@ -12,6 +12,14 @@ from irisfw.stats import corrected_paired_t_test, estimate
 FAULTY = {"IRISFW_PLUGINS": "sklearn,faulty"}
 
 
+@pytest.fixture(scope="module")
+def iris_table():
+    from irisfw.loading import load_table
+    from irisfw.plugins import Plugins
+
+    return load_table("iris", Plugins(environ={"IRISFW_PLUGINS": ""}).datasets)
+
+
 def test_estimate_hand_computed():
     result = estimate([1.0, 2.0, 3.0, 4.0])
 
@@ -54,20 +62,16 @@ def test_corrected_t_test_identical_differences():
     assert corrected_paired_t_test([0.1], 0.4) == (None, None)
 
 
-def test_repeat_splits_use_consecutive_seeds(iris_frame):
-    prepared, infos = make_splits(
-        iris_frame, "species", source="iris", plan=SplitPlan(seed=5, repeats=3)
-    )
+def test_repeat_splits_use_consecutive_seeds(iris_table):
+    prepared, infos = make_splits(iris_table, plan=SplitPlan(seed=5, repeats=3))
 
     assert [info.seed for info in infos] == [5, 6, 7]
     assert len({data.fingerprint for data in prepared}) == 3
     assert [info.fingerprint for info in infos] == [d.fingerprint for d in prepared]
 
 
-def test_cv_folds_partition_rows(iris_frame):
-    prepared, infos = make_splits(
-        iris_frame, "species", source="iris", plan=SplitPlan(seed=0, cv=5)
-    )
+def test_cv_folds_partition_rows(iris_table):
+    prepared, infos = make_splits(iris_table, plan=SplitPlan(seed=0, cv=5))
 
     test_rows = np.concatenate([data.test_index for data in prepared])
     assert sorted(test_rows.tolist()) == list(range(150))
@@ -77,10 +81,8 @@ def test_cv_folds_partition_rows(iris_frame):
         assert np.bincount(data.y_test).tolist() == [10, 10, 10]
 
 
-def test_cv_scaler_fit_on_training_folds(iris_frame):
-    prepared, _ = make_splits(
-        iris_frame, "species", source="iris", plan=SplitPlan(seed=0, cv=3)
-    )
+def test_cv_scaler_fit_on_training_folds(iris_frame, iris_table):
+    prepared, _ = make_splits(iris_table, plan=SplitPlan(seed=0, cv=3))
     features = iris_frame.drop(columns=["species"]).to_numpy(dtype=np.float64)
 
     for data in prepared:
@@ -89,11 +91,11 @@ def test_cv_scaler_fit_on_training_folds(iris_frame):
         np.testing.assert_allclose(data.scaler_scale, train.std(axis=0))
 
 
-def test_cv_too_many_folds_rejected(iris_frame):
+def test_cv_too_many_folds_rejected(iris_table):
     from irisfw.errors import DataError
 
     with pytest.raises(DataError, match="smallest class has 50"):
-        make_splits(iris_frame, "species", source="iris", plan=SplitPlan(cv=51))
+        make_splits(iris_table, plan=SplitPlan(cv=51))
 
 
 def test_same_splits_reach_every_backend(run_cli, test_plugins_path):

@@ -10,11 +10,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from irisfw.errors import IrisfwError
+
+if TYPE_CHECKING:
+    from irisfw.dataoptions import DataOptions
 
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
@@ -38,6 +41,92 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+# Options that read and check the data, shared by compare and inspect.
+TargetOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Label column: a name, matched case-insensitively, or a 0-based column"
+        " index. Default: species for CSV files with a header, the last column"
+        " for files without one."
+    ),
+]
+SeedOption = Annotated[
+    int, typer.Option(help="Seed for the split, the weights and the shuffling.")
+]
+TestSizeOption = Annotated[
+    float, typer.Option(help="Fraction of rows held out for testing.")
+]
+DelimiterOption = Annotated[
+    str | None,
+    typer.Option(
+        help="CSV field delimiter: one character, or comma, semicolon, tab, pipe or"
+        " space. Default: detected."
+    ),
+]
+EncodingOption = Annotated[
+    str | None,
+    typer.Option(
+        help="CSV text encoding, e.g. cp1252. Default: UTF-8, or the encoding a"
+        " byte-order mark names."
+    ),
+]
+HeaderOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--header/--no-header",
+        help="Whether line 1 of the CSV names the columns. Default: detected.",
+    ),
+]
+DropColumnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--drop-column", help="Column to leave out of the features; repeatable."
+    ),
+]
+KeepColumnOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keep-column",
+        help="Column to use as a feature although it looks like a row identifier or"
+        " a copy of the label; repeatable.",
+    ),
+]
+MissingOption = Annotated[
+    str,
+    typer.Option(
+        help="Rows with empty, NA, non-numeric or infinite values, or with a wrong"
+        " number of fields: error, or drop them."
+    ),
+]
+CategoricalOption = Annotated[
+    str,
+    typer.Option(help="Text feature columns: error, or encode to one-hot encode them."),
+]
+
+
+def _data_options(
+    *,
+    delimiter: str | None,
+    encoding: str | None,
+    header: bool | None,
+    drop_column: list[str] | None,
+    keep_column: list[str] | None,
+    missing: str,
+    categorical: str,
+) -> DataOptions:
+    from irisfw.dataoptions import DataOptions
+
+    return DataOptions(
+        delimiter=delimiter,
+        encoding=encoding,
+        header=header,
+        drop_columns=tuple(drop_column or ()),
+        keep_columns=tuple(keep_column or ()),
+        missing=missing,
+        categorical=categorical,
+    )
 
 
 def _version_callback(value: bool) -> None:
@@ -114,12 +203,14 @@ def compare(
             "--data", "-d", help="CSV file path or dataset name. Default: iris."
         ),
     ] = None,
-    target: Annotated[
-        str | None,
-        typer.Option(
-            help="Label column, matched case-insensitively. Default: species for CSV files."
-        ),
-    ] = None,
+    target: TargetOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
+    header: HeaderOption = None,
+    drop_column: DropColumnOption = None,
+    keep_column: KeepColumnOption = None,
+    missing: MissingOption = "error",
+    categorical: CategoricalOption = "error",
     seed: Annotated[
         int | None,
         typer.Option(
@@ -255,6 +346,15 @@ def compare(
         save_models=save_models,
         plot_dir=plot,
         plot_formats=plot_format,
+        data_options=_data_options(
+            delimiter=delimiter,
+            encoding=encoding,
+            header=header,
+            drop_column=drop_column,
+            keep_column=keep_column,
+            missing=missing,
+            categorical=categorical,
+        ),
     )
     raise typer.Exit(run_compare(arguments))
 
@@ -327,6 +427,48 @@ def report(
     raise typer.Exit(run_report(arguments))
 
 
+@app.command("inspect")
+def inspect_command(
+    data: Annotated[
+        str, typer.Argument(metavar="DATA", help="CSV file path or dataset name.")
+    ] = "iris",
+    target: TargetOption = None,
+    delimiter: DelimiterOption = None,
+    encoding: EncodingOption = None,
+    header: HeaderOption = None,
+    drop_column: DropColumnOption = None,
+    keep_column: KeepColumnOption = None,
+    missing: MissingOption = "error",
+    categorical: CategoricalOption = "error",
+    seed: SeedOption = 0,
+    test_size: TestSizeOption = 0.3,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of text.")
+    ] = False,
+) -> None:
+    """Show how a data source is read and prepared, without training anything."""
+    from irisfw.commands import InspectArguments, inspect_data
+
+    inspect_data(
+        InspectArguments(
+            data=data,
+            target=target,
+            seed=seed,
+            test_size=test_size,
+            data_options=_data_options(
+                delimiter=delimiter,
+                encoding=encoding,
+                header=header,
+                drop_column=drop_column,
+                keep_column=keep_column,
+                missing=missing,
+                categorical=categorical,
+            ),
+            as_json=as_json,
+        )
+    )
+
+
 def _spec_values(**given: Any) -> dict[str, Any]:
     """Convert CLI spellings into ModelSpec fields, keeping only given options."""
     values = {key: value for key, value in given.items() if value is not None}
@@ -370,5 +512,8 @@ def main() -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"irisfw: error: {message}\n")
+    # Values from a data file, such as a quoted label, may contain line breaks;
+    # escaping them keeps the error on one line.
+    one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+    sys.stderr.write(f"irisfw: error: {one_line}\n")
     sys.exit(code)

@@ -7,15 +7,21 @@ import logging
 import os
 import sys
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
+from irisfw.dataoptions import DataOptions
 from irisfw.errors import IrisfwError
 from irisfw.planning import CompareArguments, plan_pairs, resolve_settings
 from irisfw.plugins import Plugins
+
+if TYPE_CHECKING:
+    from irisfw.loading import Table
+    from irisfw.prepare import PreparedData
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +143,9 @@ def run_compare(arguments: CompareArguments) -> int:
     from irisfw.runner import ComparisonInterrupted, RunRequest, run_comparison
     from irisfw.splits import SplitPlan, make_splits
 
-    table = load_table(settings.data, plugins.datasets)
+    table = load_table(
+        settings.data, plugins.datasets, settings.target, arguments.data_options
+    )
     plan = SplitPlan(
         seed=settings.seed,
         repeats=settings.repeats,
@@ -145,10 +153,7 @@ def run_compare(arguments: CompareArguments) -> int:
         test_size=settings.test_size,
     )
     prepared, split_infos = make_splits(
-        table.frame,
-        settings.target or table.default_target,
-        source=table.source,
-        plan=plan,
+        table, plan=plan, categorical=arguments.data_options.categorical
     )
     requests = []
     for name, spec, options in pairs:
@@ -211,6 +216,72 @@ def _check_writable_folder(folder: Path, option: str) -> None:
         raise IrisfwError(
             f"cannot create {option} folder '{folder}': {exc.strerror}"
         ) from None
+
+
+def load_and_prepare(
+    source: str,
+    plugins: Plugins,
+    *,
+    target: str | None,
+    options: DataOptions,
+    test_size: float,
+    seed: int,
+) -> tuple[Table, PreparedData]:
+    """Load ``source`` and prepare it; return the Table and the PreparedData."""
+    from irisfw.loading import load_table
+    from irisfw.prepare import prepare_table
+
+    table = load_table(source, plugins.datasets, target, options)
+    data = prepare_table(
+        table, test_size=test_size, seed=seed, categorical=options.categorical
+    )
+    return table, data
+
+
+@dataclass
+class InspectArguments:
+    data: str
+    target: str | None
+    seed: int
+    test_size: float
+    data_options: DataOptions = field(default_factory=DataOptions)
+    as_json: bool = False
+
+
+def inspect_data(arguments: InspectArguments) -> None:
+    """Print how the data source was read and prepared, without training."""
+    from irisfw.render import data_summary_lines
+
+    table, data = load_and_prepare(
+        arguments.data,
+        Plugins(),
+        target=arguments.target,
+        options=arguments.data_options,
+        test_size=arguments.test_size,
+        seed=arguments.seed,
+    )
+    summary = data.summary()
+    dialect = table.dialect.as_dict() if table.dialect is not None else None
+    if arguments.as_json:
+        report = {
+            "dialect": dialect,
+            "rows_read": table.rows_read,
+            **summary.model_dump(mode="json"),
+        }
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        return
+    read_as = (
+        f"CSV, {table.dialect.describe()}"
+        if table.dialect is not None
+        else "named dataset"
+    )
+    lines = [
+        f"read as: {read_as}",
+        f"rows read: {table.rows_read}, dropped: {table.dropped_rows}",
+        *data_summary_lines(summary),
+        f"features: {', '.join(summary.feature_names)}",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def write_atomic(path: Path, text: str) -> None:

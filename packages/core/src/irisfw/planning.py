@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from irisfw.config import CompareConfig, SpecGrid, expand_grid, load_config
+from irisfw.dataoptions import DataOptions
 from irisfw.errors import IrisfwError, SpecError
 from irisfw.plugins import Plugins
 from irisfw.spec import ModelSpec
@@ -42,6 +43,7 @@ class CompareArguments:
     save_models: Path | None = None
     plot_dir: Path | None = None
     plot_formats: str | None = None
+    data_options: DataOptions = field(default_factory=DataOptions)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from irisfw.errors import DataError, IrisfwError
-from irisfw.loading import read_csv
+from irisfw.loading import read_feature_rows
 from irisfw.models import ModelManifest, load_model, scale_features
 from irisfw.plugins import Plugins
 
@@ -108,7 +108,9 @@ def run_predict(
     if not data.is_file():
         raise DataError(f"data file '{data}' not found; pass a CSV file")
     manifest, model = load_model(model_dir, Plugins())
-    values = select_features(read_csv(data), manifest, ignore_extra=ignore_extra)
+    values = select_features(
+        read_feature_rows(data), manifest, ignore_extra=ignore_extra
+    )
     proba = model.predict_proba(scale_features(manifest, values))
     try:
         proba = check_probabilities(proba, len(values), len(manifest.class_names))

@@ -1,8 +1,9 @@
 """The data-preparation contract: one immutable PreparedData for every backend.
 
-Steps, in order: validate the table, one-hot encode the labels, split with a
-seeded stratified split, fit a StandardScaler on the training part only and
-apply it to both parts, and fingerprint the result.
+Steps, in order: validate the table, one-hot encode the labels, and split
+with a seeded stratified split. Then one-hot encode text feature columns
+when asked, fit a StandardScaler, and fingerprint the result. The encoder
+and the scaler are fit on the training part only and applied to both parts.
 """
 
 from __future__ import annotations
@@ -10,18 +11,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from irisfw.columns import label_candidates, resolve_target, strip_labels
 from irisfw.errors import DataError
-from irisfw.loading import resolve_target
-from irisfw.results import DataSummary
+from irisfw.results import DataSummary, ExcludedColumn
+
+if TYPE_CHECKING:
+    from irisfw.loading import Table
 
 DEFAULT_TEST_SIZE = 0.3
 
@@ -36,7 +41,9 @@ class PreparedData:
     Arrays are read-only. ``y_*`` hold integer class indices into
     ``class_names``; ``y_*_onehot`` hold the matching float32 one-hot rows.
     ``train_index`` and ``test_index`` are the 0-based positions of each
-    part's rows in the loaded table.
+    part's rows in the loaded table. ``feature_names`` names the columns of
+    ``x_*``: a one-hot encoded text column ``island`` becomes one column per
+    training value, e.g. ``island_Biscoe``.
     """
 
     x_train: np.ndarray
@@ -56,6 +63,9 @@ class PreparedData:
     test_size: float
     split_seed: int
     fingerprint: str
+    excluded_columns: tuple[ExcludedColumn, ...] = ()
+    dropped_rows: int = 0
+    warnings: tuple[str, ...] = ()
 
     @property
     def n_classes(self) -> int:
@@ -82,7 +92,33 @@ class PreparedData:
             test_size=self.test_size,
             split_seed=self.split_seed,
             fingerprint=self.fingerprint,
+            excluded_columns=list(self.excluded_columns),
+            dropped_rows=self.dropped_rows,
+            warnings=list(self.warnings),
         )
+
+
+def prepare_table(
+    table: Table,
+    *,
+    test_size: float = DEFAULT_TEST_SIZE,
+    seed: int = 0,
+    categorical: str = "error",
+    splitter: Splitter | None = None,
+) -> PreparedData:
+    """Prepare a loaded Table, carrying its exclusions and warnings along."""
+    return prepare(
+        table.frame,
+        table.target,
+        source=table.source,
+        test_size=test_size,
+        seed=seed,
+        categorical=categorical,
+        excluded_columns=table.excluded_columns,
+        dropped_rows=table.dropped_rows,
+        warnings=table.warnings,
+        splitter=splitter,
+    )
 
 
 def prepare(
@@ -92,13 +128,21 @@ def prepare(
     source: str,
     test_size: float = DEFAULT_TEST_SIZE,
     seed: int = 0,
+    categorical: str = "error",
+    excluded_columns: Sequence[ExcludedColumn] = (),
+    dropped_rows: int = 0,
+    warnings: Sequence[str] = (),
     splitter: Splitter | None = None,
 ) -> PreparedData:
     """Validate, encode, split and scale ``frame`` into a PreparedData.
 
-    ``splitter`` receives the encoded integer labels and returns the training
-    and test row positions; by default a stratified split of ``test_size``
-    seeded with ``seed``. ``seed`` is recorded as the split seed either way.
+    ``categorical="encode"`` one-hot encodes text feature columns, with the
+    encoder fit on the training rows; with ``"error"`` they are rejected.
+    ``excluded_columns``, ``dropped_rows`` and ``warnings`` are recorded for
+    the data summary. ``splitter`` receives the encoded integer labels and
+    returns the training and test row positions; by default a stratified
+    split of ``test_size`` seeded with ``seed``. ``seed`` is recorded as the
+    split seed either way.
     """
     if not 0 < test_size < 1:
         raise DataError(
@@ -106,15 +150,15 @@ def prepare(
         )
     target = resolve_target(frame, target)
     features = frame.drop(columns=[target])
-    labels = frame[target]
-    _validate(features, labels, target)
+    labels = strip_labels(frame[target])
+    _validate(features, labels, target, encode=categorical == "encode")
 
     encoder = OneHotEncoder(sparse_output=False, dtype=np.float32)
     onehot = encoder.fit_transform(labels.to_numpy().reshape(-1, 1))
     categories = encoder.categories_[0]
     class_names = tuple(str(category) for category in categories)
     y = onehot.argmax(axis=1).astype(np.int64)
-    _check_split_possible(y, class_names, test_size)
+    _check_split_possible(y, class_names, test_size, target, features)
 
     if splitter is None:
         train_index, test_index = train_test_split(
@@ -122,7 +166,7 @@ def prepare(
         )
     else:
         train_index, test_index = splitter(y)
-    x = features.to_numpy(dtype=np.float64)
+    x, feature_names = _feature_matrix(features, train_index)
     scaler = StandardScaler().fit(x[train_index])
     x_train = scaler.transform(x[train_index]).astype(np.float32)
     x_test = scaler.transform(x[test_index]).astype(np.float32)
@@ -141,7 +185,6 @@ def prepare(
     }
     for array in arrays.values():
         array.setflags(write=False)
-    feature_names = tuple(str(column) for column in features.columns)
     return PreparedData(
         **arrays,
         class_names=class_names,
@@ -151,7 +194,41 @@ def prepare(
         test_size=test_size,
         split_seed=seed,
         fingerprint=fingerprint(arrays, class_names, feature_names),
+        excluded_columns=tuple(excluded_columns),
+        dropped_rows=dropped_rows,
+        warnings=tuple(warnings),
     )
+
+
+def _is_text(column: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(
+        column
+    )
+
+
+def _feature_matrix(
+    features: pd.DataFrame, train_index: np.ndarray
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Return the float64 feature matrix and its column names.
+
+    Each text column becomes one-hot columns, in place, for the values seen
+    in the training rows. A value seen only in test rows encodes as all zeros.
+    """
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    for column in features.columns:
+        values = features[column]
+        if not _is_text(values):
+            blocks.append(values.to_numpy(dtype=np.float64).reshape(-1, 1))
+            names.append(str(column))
+            continue
+        text = values.astype(str).to_numpy().reshape(-1, 1)
+        encoder = OneHotEncoder(
+            sparse_output=False, dtype=np.float64, handle_unknown="ignore"
+        ).fit(text[train_index])
+        blocks.append(encoder.transform(text))
+        names.extend(str(name) for name in encoder.get_feature_names_out([str(column)]))
+    return np.hstack(blocks), tuple(names)
 
 
 def fingerprint(
@@ -171,7 +248,9 @@ def fingerprint(
     return digest.hexdigest()[:16]
 
 
-def _validate(features: pd.DataFrame, labels: pd.Series, target: str) -> None:
+def _validate(
+    features: pd.DataFrame, labels: pd.Series, target: str, *, encode: bool
+) -> None:
     if features.shape[1] == 0:
         raise DataError(f"no feature columns besides target {target!r}")
     missing_labels = labels.isna()
@@ -181,19 +260,18 @@ def _validate(features: pd.DataFrame, labels: pd.Series, target: str) -> None:
             f"target {target!r} is empty in {int(missing_labels.sum())} rows"
             f" (first data rows: {rows}); fill or remove those rows"
         )
-    non_numeric = [
-        str(column)
-        for column in features.columns
-        if not pd.api.types.is_numeric_dtype(features[column])
-        or pd.api.types.is_bool_dtype(features[column])
-    ]
-    if non_numeric:
+    text = [str(column) for column in features.columns if _is_text(features[column])]
+    if text and not encode:
+        drops = " ".join(f"--drop-column {column}" for column in text)
         raise DataError(
-            f"feature columns are not numeric: {', '.join(non_numeric)};"
-            " remove them from the CSV or pick another --target"
+            f"feature columns are not numeric: {', '.join(text)}; pass --categorical"
+            f" encode to one-hot encode them, or {drops} to leave them out"
         )
-    values = features.to_numpy(dtype=np.float64)
-    invalid = ~np.isfinite(values)
+    invalid = features.isna().to_numpy(copy=True)
+    numeric = [column for column in features.columns if str(column) not in text]
+    positions = [features.columns.get_loc(column) for column in numeric]
+    values = features[numeric].to_numpy(dtype=np.float64)
+    invalid[:, positions] |= ~np.isfinite(values)
     if invalid.any():
         bad_rows = invalid.any(axis=1)
         columns = [
@@ -215,20 +293,43 @@ def _first_rows(mask: pd.Series, limit: int = 5) -> str:
 
 
 def _check_split_possible(
-    y: np.ndarray, class_names: tuple[str, ...], test_size: float
+    y: np.ndarray,
+    class_names: tuple[str, ...],
+    test_size: float,
+    target: str,
+    features: pd.DataFrame,
 ) -> None:
     counts = np.bincount(y, minlength=len(class_names))
     if len(class_names) < 2:
         raise DataError(
-            f"the target has {len(class_names)} class ({', '.join(class_names)});"
-            " classification needs at least 2"
+            f"target {target!r} has {len(class_names)} class"
+            f" ({', '.join(class_names)}); classification needs at least 2, so pass"
+            " another --target or data with more classes"
         )
-    for name, count in zip(class_names, counts, strict=True):
-        if count < 2:
-            raise DataError(
-                f"class {name!r} has {count} row; a stratified split needs at least"
-                " 2 rows per class"
+    small = [
+        (name, int(count))
+        for name, count in zip(class_names, counts, strict=True)
+        if count < 2
+    ]
+    if small:
+        name, count = small[0]
+        if len(small) > 1:
+            candidates = label_candidates(features)
+            fix = (
+                f"pass --target {candidates[0]} if that column is the label"
+                if candidates
+                else "pass --target with the label column"
             )
+            hint = (
+                f"; {len(small) - 1} more classes have 1 row, so {target!r} may not be"
+                f" a label column: {fix}"
+            )
+        else:
+            hint = ", so add rows of that class or remove its row"
+        raise DataError(
+            f"class {name!r} has {count} row; a stratified split needs at least"
+            f" 2 rows per class{hint}"
+        )
     n_test = int(np.ceil(test_size * len(y)))
     n_train = len(y) - n_test
     if n_test < len(class_names) or n_train < len(class_names):
@@ -251,6 +352,8 @@ def save_prepared(data: PreparedData, directory: Path) -> None:
         value = getattr(data, item.name)
         if isinstance(value, np.ndarray):
             np.save(directory / f"{item.name}.npy", value, allow_pickle=False)
+        elif item.name == "excluded_columns":
+            meta[item.name] = [column.model_dump() for column in value]
         else:
             meta[item.name] = value
     (directory / "meta.json").write_text(json.dumps(meta))
@@ -261,7 +364,11 @@ def load_prepared(directory: Path) -> PreparedData:
     meta = json.loads((directory / "meta.json").read_text())
     values = {}
     for item in dataclasses.fields(PreparedData):
-        if item.name in meta:
+        if item.name == "excluded_columns":
+            values[item.name] = tuple(
+                ExcludedColumn(**column) for column in meta.get(item.name, [])
+            )
+        elif item.name in meta:
             value = meta[item.name]
             values[item.name] = tuple(value) if isinstance(value, list) else value
         else:

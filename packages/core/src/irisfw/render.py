@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from irisfw.results import Comparison, Estimate, GroupSummary, RunResult
+from irisfw.results import (
+    Comparison,
+    DataSummary,
+    Estimate,
+    GroupSummary,
+    RunResult,
+    SplitInfo,
+)
 
 if TYPE_CHECKING:
     from irisfw.reports import PlotImage
@@ -142,7 +149,13 @@ def run_cells(run: RunResult) -> list[str]:
 
 
 def summary_lines(comparison: Comparison) -> list[str]:
-    data = comparison.data
+    return data_summary_lines(comparison.data, comparison.splits)
+
+
+def data_summary_lines(
+    data: DataSummary, splits: list[SplitInfo] | None = None
+) -> list[str]:
+    """Describe the prepared data: source, classes, split, exclusions, warnings."""
     classes = ", ".join(
         f"{name} ({count})"
         for name, count in zip(data.class_names, data.class_counts, strict=True)
@@ -151,23 +164,31 @@ def summary_lines(comparison: Comparison) -> list[str]:
         f"data: {data.source}, target {data.target!r}",
         f"rows: {data.rows}, features: {data.features}, classes: {classes}",
     ]
-    splits = comparison.splits
+    splits = splits or []
     if len(splits) <= 1:
         lines.append(
             f"split: {data.train_rows} train / {data.test_rows} test"
             f" (test size {data.test_size:g}, seed {data.split_seed}, stratified)"
         )
         lines.append(f"fingerprint: {data.fingerprint}")
-        return lines
-    seeds = sorted({split.seed for split in splits})
-    seed_text = (
-        f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
-    )
-    if splits[0].folds:
-        kind = f"stratified {splits[0].folds}-fold cross-validation, {seed_text}"
     else:
-        kind = f"stratified holdout of {data.test_size:g}, {seed_text}"
-    lines.append(f"splits: {len(splits)} ({kind}); every backend trains on each")
+        seeds = sorted({split.seed for split in splits})
+        seed_text = (
+            f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}"
+        )
+        if splits[0].folds:
+            kind = f"stratified {splits[0].folds}-fold cross-validation, {seed_text}"
+        else:
+            kind = f"stratified holdout of {data.test_size:g}, {seed_text}"
+        lines.append(f"splits: {len(splits)} ({kind}); every backend trains on each")
+    if data.excluded_columns:
+        excluded = "; ".join(
+            f"{column.name} ({column.reason})" for column in data.excluded_columns
+        )
+        lines.append(f"excluded columns: {excluded}")
+    if data.dropped_rows:
+        lines.append(f"dropped rows: {data.dropped_rows}")
+    lines += [f"data warning: {warning}" for warning in data.warnings]
     return lines
 
 

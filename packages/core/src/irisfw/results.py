@@ -118,6 +118,13 @@ class RunResult(BaseModel):
     finished_at: datetime | None = None
 
 
+class ExcludedColumn(BaseModel):
+    """A source column that was not used as a feature, and why."""
+
+    name: str
+    reason: str
+
+
 class DataSummary(BaseModel):
     """What the prepared data contained, so a reader can check every run."""
 
@@ -133,6 +140,17 @@ class DataSummary(BaseModel):
     test_size: float
     split_seed: int
     fingerprint: str
+    excluded_columns: list[ExcludedColumn] = Field(
+        default_factory=list,
+        description="Source columns left out of the features, with the reason.",
+    )
+    dropped_rows: int = Field(
+        default=0, description="Rows removed by --missing drop, not counted in rows."
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Warnings from loading: excluded columns, dropped rows, guesses.",
+    )
 
 
 class SplitInfo(BaseModel):

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from irisfw.errors import DataError
-from irisfw.prepare import DEFAULT_TEST_SIZE, PreparedData, prepare
+from irisfw.loading import Table
+from irisfw.prepare import DEFAULT_TEST_SIZE, PreparedData, prepare_table
 from irisfw.results import SplitInfo
 
 
@@ -49,9 +49,13 @@ def _fold_splitter(folds: int, seed: int, fold: int):
 
 
 def make_splits(
-    frame: pd.DataFrame, target: str, *, source: str, plan: SplitPlan
+    table: Table, *, plan: SplitPlan, categorical: str = "error"
 ) -> tuple[list[PreparedData], list[SplitInfo]]:
-    """Prepare every split of ``plan``; the scaler is fit on each training part."""
+    """Prepare every split of ``plan``.
+
+    The scaler, and the encoder of text columns with ``categorical="encode"``,
+    are fit on each split's training part.
+    """
     if plan.repeats < 1:
         raise DataError(f"invalid --repeats {plan.repeats}; pass 1 or more")
     if plan.cv is not None and plan.cv < 2:
@@ -62,12 +66,11 @@ def make_splits(
         folds = range(plan.cv) if plan.cv else [None]
         for fold in folds:
             splitter = None if fold is None else _fold_splitter(plan.cv, seed, fold)
-            data = prepare(
-                frame,
-                target,
-                source=source,
+            data = prepare_table(
+                table,
                 test_size=plan.test_size,
                 seed=seed,
+                categorical=categorical,
                 splitter=splitter,
             )
             infos.append(
