@@ -31,14 +31,15 @@ pytestmark = pytest.mark.skipif(
 
 TOOLKIT_MODULES = ("keras", "tensorflow", "torch", "jax")
 
-# A line of the C++ log that TensorFlow and XLA write: severity and date.
+# Start of a C++ log line from TensorFlow or XLA: a severity letter, then the
+# month and day as four digits.
 NATIVE_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")
 
 
-def run_keras(data, spec: ModelSpec, engine: str = "tensorflow") -> RunResult:
-    """Run the keras backend in this process the way the runner does."""
+def run_keras(data, spec: ModelSpec) -> RunResult:
+    """Run the keras backend on TensorFlow in this process, as the runner does."""
     entry = Plugins().backend("keras")
-    request = RunRequest(backend="keras", spec=spec, options={"engine": engine})
+    request = RunRequest(backend="keras", spec=spec, options={"engine": "tensorflow"})
     result = execute_run(request, entry, data)
     assert result.status == "ok", result.error
     return result
@@ -145,7 +146,7 @@ def test_training_limit_variable_rejected(monkeypatch):
 # --- TensorFlow engine, in this process ------------------------------------
 
 
-def test_default_spec_accuracy_tensorflow(default_run, iris_data):
+def test_default_spec_accuracy_tensorflow(default_run):
     assert default_run.metrics is not None
     assert default_run.metrics.test_accuracy >= 0.90
     assert default_run.label == "keras (tensorflow)"
