@@ -96,7 +96,7 @@ def import_keras(requested: Engine | None) -> ModuleType:
         with native_stderr_silenced():
             import keras
     finally:
-        # Keras has read the variable by now; restore the user's environment.
+        # Keras has read the variable by now, so restore the user's environment.
         if previous is None:
             del os.environ["KERAS_BACKEND"]
         else:
