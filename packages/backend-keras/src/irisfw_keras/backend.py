@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from irisfw.backends import Backend, EpochRecord, FittedModel, verbose
+from irisfw.backends import Backend, EpochRecord, FittedModel, report_epoch, verbose
 from irisfw.errors import SpecError
 from irisfw_keras.engine import (
     Engine,
@@ -41,6 +41,7 @@ from irisfw_keras.engine import (
 )
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from types import ModuleType
 
     import numpy as np
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from irisfw.spec import ModelSpec
 
 ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid"}
+MODEL_FILE = "model.keras"
 
 # Environment variables that Keras reads at import to cap epochs and batches.
 TRAINING_LIMIT_VARIABLES = ("KERAS_MAX_EPOCHS", "KERAS_MAX_STEPS_PER_EPOCH")
@@ -107,6 +109,10 @@ class KerasModel(FittedModel):
 
         return keras.ops.convert_to_numpy(self.model(inputs, training=False))
 
+    def save(self, directory: Path) -> None:
+        """Write the native ``.keras`` archive: config and weights, no pickled code."""
+        self.model.save(directory / MODEL_FILE)
+
 
 class KerasBackend(Backend):
     name = "keras"
@@ -138,6 +144,22 @@ class KerasBackend(Backend):
     def load_toolkit(self) -> None:
         """Import Keras on the chosen engine, which must happen before training."""
         import_keras(self.options.engine)
+
+    def load(
+        self, directory: Path, spec: ModelSpec, *, n_features: int, n_classes: int
+    ) -> FittedModel:
+        keras = import_keras(self.options.engine)
+        # safe_mode refuses Lambda layers and other deserialised Python code.
+        model = keras.saving.load_model(
+            directory / MODEL_FILE, compile=False, safe_mode=True
+        )
+        shape = (model.input_shape[-1], model.output_shape[-1])
+        if shape != (n_features, n_classes):
+            raise ValueError(
+                f"{MODEL_FILE} maps {shape[0]} features to {shape[1]} classes; the"
+                f" manifest says {n_features} and {n_classes}"
+            )
+        return KerasModel(model, keras.backend.backend(), {})
 
     def fit(self, data: PreparedData, spec: ModelSpec) -> FittedModel:
         keras = import_keras(self.options.engine)
@@ -236,11 +258,21 @@ def _train(
             batch_size=batch_size,
             shuffle=True,
             verbose=2 if verbose() else 0,
+            callbacks=[_progress_callback(epochs)],
         )
     return {
         key: [float(value) for value in values]
         for key, values in history.history.items()
     }
+
+
+def _progress_callback(epochs: int) -> Any:
+    """Return a Keras callback that reports each finished epoch to irisfw."""
+    import keras
+
+    return keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: report_epoch(epoch + 1, epochs)
+    )
 
 
 def _epoch_records(history: dict[str, list[float]]) -> list[EpochRecord]:
