@@ -221,6 +221,12 @@ def _max_difference(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.max(np.abs(first - second), initial=0.0))
 
 
+def _difference_text(first: np.ndarray, second: np.ndarray) -> str:
+    if first.shape != second.shape:
+        return f"they have shapes {first.shape} and {second.shape}"
+    return f"they differ by up to {_max_difference(first, second):.3g}"
+
+
 def _probabilities(model: FittedModel, features: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(features), dtype=np.float64)
 
@@ -437,11 +443,10 @@ class _Subject:
                 what=f"predict_proba on {label} ({features.shape[0]} rows)",
             )
         again = _probabilities(self.base_model, data.x_test)
-        difference = _max_difference(self.base_probabilities, again)
-        if difference != 0:
+        if _max_difference(self.base_probabilities, again) != 0:
             raise ConformanceError(
                 "expected two predict_proba calls on the same rows to return equal"
-                f" probabilities, but they differ by up to {difference:.3g}."
+                f" probabilities, but {_difference_text(self.base_probabilities, again)}."
                 " Predict in inference mode: no dropout, no state updates."
             )
 
@@ -483,11 +488,11 @@ class _Subject:
     def check_repeatable(self) -> None:
         second = self.fit(BASE_SPEC)
         probabilities = _probabilities(second, self.data.x_test)
-        difference = _max_difference(self.base_probabilities, probabilities)
-        if difference != 0:
+        if _max_difference(self.base_probabilities, probabilities) != 0:
+            difference = _difference_text(self.base_probabilities, probabilities)
             raise ConformanceError(
                 f"expected two fits with seed {BASE_SPEC.seed} to predict identical"
-                f" probabilities, but they differ by up to {difference:.3g}. Draw"
+                f" probabilities, but {difference}. Draw"
                 " the initial weights and the shuffling from spec.seed alone, leave"
                 " no random state from an earlier fit behind, and turn on the"
                 " toolkit's deterministic mode; a toolkit that cannot be"
@@ -604,11 +609,11 @@ class _Subject:
                     f"expected Backend.load to return a FittedModel, got {loaded!r:.200}"
                 )
             probabilities = _probabilities(loaded, data.x_test)
-        difference = _max_difference(self.base_probabilities, probabilities)
-        if difference != 0:
+        if _max_difference(self.base_probabilities, probabilities) != 0:
+            difference = _difference_text(self.base_probabilities, probabilities)
             raise ConformanceError(
                 "expected the loaded model to predict the same probabilities as the"
-                f" saved one, but they differ by up to {difference:.3g}. Save every"
+                f" saved one, but {difference}. Save every"
                 " weight at full precision and rebuild the same architecture in load()."
             )
 
