@@ -183,13 +183,15 @@ class Plugins:
         """Call one plugin's implementation of a hook, traced when tracing is on.
 
         The core calls some hooks plugin by plugin, which bypasses pluggy's
-        hook-call monitoring, so those calls are traced here.
+        hook-call monitoring, so those calls are traced here. As pluggy does,
+        the implementation receives only the arguments that it names.
         """
+        arguments = {name: kwargs[name] for name in impl.argnames}
         if self._tracer is None:
-            return impl.function(**kwargs)
+            return impl.function(**arguments)
         self._tracer.before(hook_name, [impl], kwargs)
         try:
-            result = impl.function(**kwargs)
+            result = impl.function(**arguments)
         except BaseException as exc:
             self._tracer.finished(hook_name, exc)
             raise
