@@ -1,7 +1,7 @@
 """The backend class that irisfw instantiates. This module does not import numpy.
 
 The training code lives in ``irisfw_numpy_example.mlp``, which imports numpy
-at its top; ``fit`` and ``load`` import that module when they run.
+at its top, so ``fit`` and ``load`` import that module only when they run.
 """
 
 from __future__ import annotations

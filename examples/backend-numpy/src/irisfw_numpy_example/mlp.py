@@ -17,8 +17,8 @@ it. How the ModelSpec maps onto the code:
   as torch.optim.Adam does. ``sgd`` is plain gradient descent without
   momentum. Neither adds weight decay.
 - Each epoch permutes the training rows with the same generator that drew
-  the weights and takes one step per ``batch_size`` rows; the last batch
-  holds the remainder. ``batch_size=None``, or a batch size of at least the
+  the weights and takes one step per ``batch_size`` rows. The last batch
+  contains the remaining rows. ``batch_size=None``, or a batch size of at least the
   number of rows, takes one full-batch step per epoch without shuffling.
 
 Everything is computed in float64, so results do not depend on the float32
@@ -156,7 +156,10 @@ def backward(
     outputs: list[np.ndarray],
     logits_gradient: np.ndarray,
 ) -> list[np.ndarray]:
-    """Backpropagate; return gradients in the order of ``Network.parameters``."""
+    """Backpropagate the logits gradient to every weight and bias.
+
+    Returns the gradients in the order of ``Network.parameters``.
+    """
     layers = len(network.weights)
     weight_gradients: list[np.ndarray] = [np.empty(0)] * layers
     bias_gradients: list[np.ndarray] = [np.empty(0)] * layers
@@ -314,7 +317,7 @@ def fit(data: PreparedData, spec: ModelSpec) -> NumpyModel:
             loss_sum += float(row_losses.sum())
             correct += int((logits.argmax(axis=1) == labels[batch]).sum())
         # The loss and accuracy of each batch are measured before its step,
-        # as the other irisfw backends measure them.
+        # as the torch backend measures them.
         record = EpochRecord(epoch=epoch, loss=loss_sum / rows, accuracy=correct / rows)
         history.append(record)
         report_epoch(epoch, spec.epochs)

@@ -14,8 +14,8 @@ these checks against their backend class before publishing it::
 
 Each check trains on Iris for a few epochs, so the whole suite takes seconds
 for a small model. A check that fails raises ``ConformanceError``, an
-``AssertionError`` whose message says what was expected, what the backend
-did, and how to fix it.
+``AssertionError`` whose message states what was expected, what the
+backend did, and how to fix it.
 
 The backend must be installed, because two checks look at its entry point:
 loading the plugin in a fresh Python process must not import a numerical
@@ -102,7 +102,7 @@ TRACEBACK_LINES = 4
 
 
 class ConformanceError(AssertionError):
-    """A backend failed a conformance check; the message says how."""
+    """A backend failed a conformance check; the message states how."""
 
 
 class Check:
@@ -136,9 +136,9 @@ def backend_checks(
     ``options`` are raw backend option values, as ``-o NAME.KEY=VALUE``
     passes them. ``data`` replaces the prepared Iris data. Pass
     ``repeatable=False`` only for a backend whose toolkit cannot train
-    deterministically on some engine: the check that one seed gives identical
-    results is then left out, and the spec-field checks can no longer tell a
-    field that is ignored from run-to-run noise.
+    deterministically on some engine. The check that one seed gives identical
+    results is then left out, and the spec-field checks can no longer tell an
+    ignored field from run-to-run noise.
 
     The checks share one fit of ``BASE_SPEC``, made by the first check that
     needs it.
@@ -300,8 +300,6 @@ class _Subject:
     def base_probabilities(self) -> np.ndarray:
         return _probabilities(self.base_model, self.data.x_test)
 
-    # --- plugin loading -------------------------------------------------------
-
     @cached_property
     def plugins(self) -> Plugins:
         """Load every installed plugin, whatever IRISFW_PLUGINS selects."""
@@ -331,7 +329,7 @@ class _Subject:
             for module, owners in packages_distributions().items():
                 if any(_normalise(owner) == distribution for owner in owners):
                     modules.add(module)
-        # Modules that the core itself imports cannot be blamed on the plugin.
+        # The core imports these itself, so they do not count against the plugin.
         return sorted(modules - {"irisfw", "pydantic", "pluggy"})
 
     def check_plugin_import_is_light(self) -> None:
@@ -363,33 +361,41 @@ class _Subject:
 
     def check_registered(self) -> None:
         entry = self.registered_entry()
-        plugins = self.plugins
         if entry is None:
-            same_name = plugins.backends.get(self.name)
-            failed = [
-                f"{plugin.name} ({plugin.distribution}): {plugin.error}"
-                for plugin in plugins.plugins.values()
-                if plugin.error
-            ]
-            if same_name is not None:
-                found = (
-                    f"the name {self.name!r} belongs to"
-                    f" {same_name.backend_class.__module__}."
-                    f"{same_name.backend_class.__qualname__} from plugin"
-                    f" {same_name.plugin.name!r}"
-                )
-            else:
-                found = f"no installed plugin registers {self.name!r}"
-            hint = (
-                f"; plugins that failed to load: {'; '.join(failed)}" if failed else ""
-            )
             raise ConformanceError(
                 f"expected an installed plugin in the 'irisfw' entry-point group to"
                 f" register {self.backend_class.__qualname__} with register(), but"
-                f" {found}{hint}. Declare the plugin module under"
-                " [project.entry-points.irisfw] in pyproject.toml, install the"
+                f" {self._describe_missing_registration()}. Declare the plugin module"
+                " under [project.entry-points.irisfw] in pyproject.toml, install the"
                 " package, and call register() in its irisfw_register_backends hook."
             )
+        problems = self._registration_problems(entry)
+        if problems:
+            raise ConformanceError(
+                f"backend {self.name!r} is registered, but: " + "; ".join(problems)
+            )
+
+    def _describe_missing_registration(self) -> str:
+        plugins = self.plugins
+        same_name = plugins.backends.get(self.name)
+        if same_name is None:
+            found = f"no installed plugin registers {self.name!r}"
+        else:
+            owner = same_name.backend_class
+            found = (
+                f"the name {self.name!r} belongs to {owner.__module__}."
+                f"{owner.__qualname__} from plugin {same_name.plugin.name!r}"
+            )
+        failed = [
+            f"{plugin.name} ({plugin.distribution}): {plugin.error}"
+            for plugin in plugins.plugins.values()
+            if plugin.error
+        ]
+        if failed:
+            found += f"; plugins that failed to load: {'; '.join(failed)}"
+        return found
+
+    def _registration_problems(self, entry: BackendEntry) -> list[str]:
         problems = []
         if entry.plugin.error:
             problems.append(
@@ -397,6 +403,7 @@ class _Subject:
             )
         if entry.error:
             problems.append(entry.error)
+
         name = getattr(self.backend_class, "name", None)
         if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
             problems.append(
@@ -404,6 +411,7 @@ class _Subject:
                 " starting with a letter, because users type it after --backend"
                 " and in -o NAME.KEY=VALUE"
             )
+
         toolkit = getattr(self.backend_class, "toolkit", None)
         if not isinstance(toolkit, str) or not toolkit:
             problems.append(
@@ -416,17 +424,13 @@ class _Subject:
                 " irisfw cannot report its version; set toolkit to the name that"
                 " 'pip show' knows, e.g. 'scikit-learn' rather than 'sklearn'"
             )
+
         if entry.plugin.version is None:
             problems.append(
                 f"plugin {entry.plugin.name!r} has no distribution version; install"
                 " the package rather than putting its folder on sys.path"
             )
-        if problems:
-            raise ConformanceError(
-                f"backend {self.name!r} is registered, but: " + "; ".join(problems)
-            )
-
-    # --- predictions and history ----------------------------------------------
+        return problems
 
     def check_predict_proba(self) -> None:
         data = self.data
@@ -483,8 +487,6 @@ class _Subject:
                     f" {record.epoch} has accuracy {record.accuracy}"
                 )
 
-    # --- seeds ----------------------------------------------------------------
-
     def check_repeatable(self) -> None:
         second = self.fit(BASE_SPEC)
         probabilities = _probabilities(second, self.data.x_test)
@@ -517,8 +519,6 @@ class _Subject:
                 " Seed the initial weights and the shuffling with spec.seed instead"
                 " of a fixed number."
             )
-
-    # --- ModelSpec fields -----------------------------------------------------
 
     def check_spec_field(self, field: str) -> None:
         variants = SPEC_VARIANTS.get(field)
@@ -553,8 +553,6 @@ class _Subject:
                 f" {difference:.3g}: the backend seems to ignore {field!r}. Honour"
                 f" it, or raise SpecError naming {field!r} from check_spec."
             )
-
-    # --- saving ---------------------------------------------------------------
 
     def check_save_load(self) -> None:
         data = self.data
