@@ -1,7 +1,8 @@
 """Entry point of the NumPy example backend. Importing it does not import numpy.
 
-irisfw imports this module for every command, `irisfw --help` included, so
-it imports only the backend class, whose module does not import numpy either.
+irisfw imports this module whenever it loads its plugins, for a plain
+`irisfw backends` too, so it imports only the backend class, whose module does
+not import numpy either.
 """
 
 from __future__ import annotations

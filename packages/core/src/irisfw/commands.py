@@ -51,7 +51,7 @@ def list_backends(*, as_json: bool, show_plugins: bool = False) -> None:
         for plugin in plugins.plugins.values()
         if plugin.error
     ]
-    loaded = [
+    all_plugins = [
         {
             "plugin": plugin.name,
             "distribution": plugin.distribution,
@@ -65,7 +65,7 @@ def list_backends(*, as_json: bool, show_plugins: bool = False) -> None:
     if as_json:
         listing: dict[str, Any] = {"backends": rows, "plugin_errors": failed}
         if show_plugins:
-            listing["plugins"] = loaded
+            listing["plugins"] = all_plugins
         sys.stdout.write(json.dumps(listing, indent=2) + "\n")
         return
 
@@ -92,14 +92,14 @@ def list_backends(*, as_json: bool, show_plugins: bool = False) -> None:
     if not rows:
         console.print("No backends installed; try: pip install 'irisfw[sklearn]'")
     if show_plugins:
-        console.print(_plugin_table(loaded))
+        console.print(_plugin_table(all_plugins))
 
 
-def _plugin_table(loaded: list[dict[str, Any]]) -> Table:
+def _plugin_table(all_plugins: list[dict[str, Any]]) -> Table:
     table = Table(title="irisfw plugins")
     for column in ("plugin", "distribution", "module", "hooks", "status"):
         table.add_column(column)
-    for plugin in loaded:
+    for plugin in all_plugins:
         table.add_row(
             plugin["plugin"],
             f"{plugin['distribution']} {plugin['version'] or '?'}",
