@@ -188,9 +188,7 @@ def test_hook_irisfw_run_finished(monkeypatch, caplog):
     assert "RuntimeError: tracker is down" in caplog.text
 
 
-def test_trace_covers_registration_calls(monkeypatch, caplog):
-    monkeypatch.setenv("IRISFW_TRACE_HOOKS", "1")
-
+def test_trace_covers_registration_calls(caplog):
     with caplog.at_level(logging.DEBUG, logger="irisfw.plugins"):
         Plugins(environ={"IRISFW_PLUGINS": "sklearn", "IRISFW_TRACE_HOOKS": "1"})
 
