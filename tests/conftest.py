@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 
 TESTS_DIR = Path(__file__).parent
+ROOT = TESTS_DIR.parent
 DATA_DIR = TESTS_DIR / "data"
 TEST_PLUGIN_SOURCES = [
     TESTS_DIR / "plugins" / "irisfw-test-plugins",
     TESTS_DIR / "plugins" / "irisfw-test-duplicate",
 ]
+EXAMPLE_BACKEND_SOURCE = ROOT / "examples" / "backend-numpy"
+CONFORMANCE_PLUGIN_SOURCE = TESTS_DIR / "plugins" / "irisfw-test-conformance"
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +57,28 @@ def test_plugins_path(tmp_path_factory) -> Path:
     faulty backends never reach a developer's own environment.
     """
     target = tmp_path_factory.mktemp("test-plugins")
+    pip_install_into(target, TEST_PLUGIN_SOURCES)
+    return target
+
+
+@pytest.fixture(scope="session")
+def example_backend_path(tmp_path_factory) -> Path:
+    """Install the NumPy example backend, as a user would, into its own folder."""
+    target = tmp_path_factory.mktemp("example-backend")
+    pip_install_into(target, [EXAMPLE_BACKEND_SOURCE])
+    return target
+
+
+@pytest.fixture(scope="session")
+def conformance_plugins_path(tmp_path_factory) -> Path:
+    """Install the example backend and the backends with deliberate faults."""
+    target = tmp_path_factory.mktemp("conformance-plugins")
+    pip_install_into(target, [EXAMPLE_BACKEND_SOURCE, CONFORMANCE_PLUGIN_SOURCE])
+    return target
+
+
+def pip_install_into(target: Path, sources: list[Path]) -> None:
+    """Install package folders into ``target`` with pip, without dependencies."""
     subprocess.run(
         [
             sys.executable,
@@ -65,11 +90,10 @@ def test_plugins_path(tmp_path_factory) -> Path:
             "--no-build-isolation",
             "--target",
             str(target),
-            *map(str, TEST_PLUGIN_SOURCES),
+            *map(str, sources),
         ],
         check=True,
     )
-    return target
 
 
 RunCli = Callable[..., subprocess.CompletedProcess]

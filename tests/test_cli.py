@@ -17,7 +17,14 @@ HEAVY_MODULES = ("pandas", "sklearn", "torch", "tensorflow", "keras", "jax")
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["--version"], ["backends"], ["backends", "--json"]]
+    "args",
+    [
+        ["--help"],
+        ["--version"],
+        ["backends"],
+        ["backends", "--json"],
+        ["backends", "--all"],
+    ],
 )
 def test_light_startup_imports_no_toolkit(args):
     code = (

@@ -227,3 +227,101 @@ def test_plugin_module_imports_no_toolkit():
     )
 
     assert result.stdout.strip() == ""
+
+
+def test_cli_backends_all_json_lists_hooks(run_cli, test_plugins_path):
+    result = run_cli(
+        "backends",
+        "--all",
+        "--json",
+        env={"IRISFW_PLUGINS": "sklearn,broken,faulty"},
+        plugins_path=test_plugins_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    plugins = {row["plugin"]: row for row in json.loads(result.stdout)["plugins"]}
+    assert set(plugins) == {"irisfw.builtin", "sklearn", "broken", "faulty"}
+    assert plugins["irisfw.builtin"]["hooks"] == ["irisfw_register_datasets"]
+    assert plugins["sklearn"]["hooks"] == ["irisfw_register_backends"]
+    assert plugins["faulty"] == {
+        "plugin": "faulty",
+        "distribution": "irisfw-test-plugins",
+        "version": "0.0.1",
+        "module": "irisfw_test_plugins.faulty",
+        "hooks": ["irisfw_register_backends"],
+        "error": None,
+    }
+    assert plugins["broken"]["hooks"] == []
+    assert "ModuleNotFoundError" in plugins["broken"]["error"]
+
+
+def test_cli_backends_json_without_all_omits_plugins(run_cli):
+    result = run_cli("backends", "--json", env={"IRISFW_PLUGINS": "sklearn"})
+
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {"backends", "plugin_errors"}
+
+
+def test_cli_backends_all_table_lists_hooks(run_cli, example_backend_path):
+    result = run_cli(
+        "backends",
+        "--all",
+        env={"IRISFW_PLUGINS": "numpy"},
+        plugins_path=example_backend_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "irisfw plugins" in result.stdout
+    [row] = [
+        line
+        for line in result.stdout.splitlines()
+        if "irisfw_numpy_example.plugin" in line
+    ]
+    cells = [cell.strip() for cell in row.split("│")]
+    assert cells[1:6] == [
+        "numpy",
+        "irisfw-numpy-example 0.1.0",
+        "irisfw_numpy_example.plugin",
+        "irisfw_register_backends",
+        "ok",
+    ]
+
+
+TRACE_LINE = (
+    "irisfw: DEBUG: hook irisfw_register_backends: calling plugin 'numpy' with"
+    " register=<function register>"
+)
+
+
+def test_cli_trace_hooks_in_main_and_worker(run_cli, example_backend_path):
+    result = run_cli(
+        "--verbose",
+        "compare",
+        "--backend",
+        "numpy",
+        "--epochs",
+        "2",
+        "--format",
+        "json",
+        env={"IRISFW_PLUGINS": "numpy", "IRISFW_TRACE_HOOKS": "1"},
+        plugins_path=example_backend_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    Comparison.model_validate_json(result.stdout)
+    # Once when the command loads its plugins, once in the worker process.
+    assert result.stderr.count(TRACE_LINE) == 2
+    assert "hook irisfw_register_datasets: calling plugin 'irisfw.builtin'" in (
+        result.stderr
+    )
+
+
+def test_cli_trace_hooks_needs_verbose(run_cli, example_backend_path):
+    result = run_cli(
+        "backends",
+        env={"IRISFW_PLUGINS": "numpy", "IRISFW_TRACE_HOOKS": "1"},
+        plugins_path=example_backend_path,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "hook irisfw_register_backends" not in result.stderr

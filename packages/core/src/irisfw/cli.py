@@ -167,11 +167,18 @@ def backends(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print JSON instead of a table.")
     ] = False,
+    show_plugins: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Also list every plugin, loaded or failed, with the hooks it implements.",
+        ),
+    ] = False,
 ) -> None:
     """List installed backends, their toolkits, and plugins that failed to load."""
     from irisfw.commands import list_backends
 
-    list_backends(as_json=as_json)
+    list_backends(as_json=as_json, show_plugins=show_plugins)
 
 
 @app.command()

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def list_backends(*, as_json: bool) -> None:
+def list_backends(*, as_json: bool, show_plugins: bool = False) -> None:
+    """Print the backends and failed plugins; with ``show_plugins`` every plugin too."""
     plugins = Plugins()
     rows: list[dict[str, Any]] = []
     for name in sorted(plugins.backends):
@@ -56,10 +57,22 @@ def list_backends(*, as_json: bool) -> None:
         for plugin in plugins.plugins.values()
         if plugin.error
     ]
+    all_plugins = [
+        {
+            "plugin": plugin.name,
+            "distribution": plugin.distribution,
+            "version": plugin.version,
+            "module": plugin.module,
+            "hooks": plugin.hooks,
+            "error": plugin.error,
+        }
+        for plugin in plugins.plugins.values()
+    ]
     if as_json:
-        sys.stdout.write(
-            json.dumps({"backends": rows, "plugin_errors": failed}, indent=2) + "\n"
-        )
+        listing: dict[str, Any] = {"backends": rows, "plugin_errors": failed}
+        if show_plugins:
+            listing["plugins"] = all_plugins
+        sys.stdout.write(json.dumps(listing, indent=2) + "\n")
         return
 
     console = Console()
@@ -84,6 +97,24 @@ def list_backends(*, as_json: bool) -> None:
     console.print(table)
     if not rows:
         console.print("No backends installed; try: pip install 'irisfw[sklearn]'")
+    if show_plugins:
+        console.print(_plugin_table(all_plugins))
+
+
+def _plugin_table(all_plugins: list[dict[str, Any]]) -> Table:
+    table = Table(title="irisfw plugins")
+    for column in ("plugin", "distribution", "module", "hooks", "status"):
+        table.add_column(column)
+    for plugin in all_plugins:
+        table.add_row(
+            plugin["plugin"],
+            f"{plugin['distribution']} {plugin['version'] or '?'}",
+            plugin["module"],
+            "\n".join(plugin["hooks"]) or "-",
+            plugin["error"] or "ok",
+            style="red" if plugin["error"] else None,
+        )
+    return table
 
 
 def list_datasets(*, as_json: bool) -> None:

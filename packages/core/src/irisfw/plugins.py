@@ -10,13 +10,18 @@ Environment variables:
   are always available.
 - ``IRISFW_STRICT_PLUGINS=1``: re-raise plugin load errors, for plugin
   authors who want the traceback.
+- ``IRISFW_TRACE_HOOKS=1``: log every hook call, with its plugin, arguments,
+  outcome and duration, to the ``irisfw.plugins`` logger at DEBUG level
+  (``irisfw --verbose`` shows it).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import reprlib
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any
@@ -36,6 +41,7 @@ logger = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "irisfw"
 PLUGINS_ENV = "IRISFW_PLUGINS"
 STRICT_ENV = "IRISFW_STRICT_PLUGINS"
+TRACE_ENV = "IRISFW_TRACE_HOOKS"
 BUILTIN_NAME = "irisfw.builtin"
 
 
@@ -77,8 +83,8 @@ def _describe(plugin: Plugin) -> str:
     return f"{plugin.distribution} {plugin.version or '(unknown version)'}"
 
 
-def _is_strict(environ: Mapping[str, str]) -> bool:
-    return environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes"}
+def _is_set(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(name, "").strip().lower() in {"1", "true", "yes"}
 
 
 def _selected_names(environ: Mapping[str, str]) -> set[str] | None:
@@ -93,9 +99,14 @@ class Plugins:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
-        self._strict = _is_strict(self._environ)
+        self._strict = _is_set(self._environ, STRICT_ENV)
+        self._tracer = HookTracer() if _is_set(self._environ, TRACE_ENV) else None
         self.manager = pluggy.PluginManager(ENTRY_POINT_GROUP)
         self.manager.add_hookspecs(hookspecs)
+        if self._tracer is not None:
+            self.manager.add_hookcall_monitoring(
+                self._tracer.before, self._tracer.after
+            )
         self.plugins: dict[str, Plugin] = {}
         self.backends: dict[str, BackendEntry] = {}
         self.datasets: dict[str, Dataset] = {}
@@ -161,12 +172,31 @@ class Plugins:
         for impl in caller.get_hookimpls():
             plugin = self.plugins[impl.plugin_name]
             try:
-                impl.function(register=register_factory(plugin))
+                self._call_impl(hook_name, impl, register=register_factory(plugin))
             except Exception as exc:
                 if self._strict:
                     raise
                 plugin.error = f"{hook_name} failed: {type(exc).__name__}: {exc}"
                 logger.warning("plugin %r: %s", plugin.name, plugin.error)
+
+    def _call_impl(self, hook_name: str, impl: pluggy.HookImpl, **kwargs: Any) -> Any:
+        """Call one plugin's implementation of a hook, traced when tracing is on.
+
+        The core calls some hooks plugin by plugin, which bypasses pluggy's
+        hook-call monitoring, so those calls are traced here. As pluggy does,
+        the implementation receives only the arguments that it names.
+        """
+        arguments = {name: kwargs[name] for name in impl.argnames}
+        if self._tracer is None:
+            return impl.function(**arguments)
+        self._tracer.before(hook_name, [impl], kwargs)
+        try:
+            result = impl.function(**arguments)
+        except BaseException as exc:
+            self._tracer.finished(hook_name, exc)
+            raise
+        self._tracer.finished(hook_name, None)
+        return result
 
     def _collect_backends(self) -> None:
         def factory(plugin: Plugin) -> Any:
@@ -205,10 +235,10 @@ class Plugins:
         self._call_per_plugin("irisfw_register_datasets", factory)
 
     def selection_environ(self) -> dict[str, str]:
-        """Return the variables that choose plugins, for worker processes."""
+        """Return the variables that choose and trace plugins, for worker processes."""
         return {
             name: self._environ[name]
-            for name in (PLUGINS_ENV, STRICT_ENV)
+            for name in (PLUGINS_ENV, STRICT_ENV, TRACE_ENV)
             if name in self._environ
         }
 
@@ -233,8 +263,82 @@ class Plugins:
         """Send a finished run to every plugin; a failing sink is only logged."""
         for impl in self.manager.hook.irisfw_run_finished.get_hookimpls():
             try:
-                impl.function(result=result, data=data)
+                self._call_impl("irisfw_run_finished", impl, result=result, data=data)
             except Exception:
                 logger.exception(
                     "plugin %r failed in irisfw_run_finished", impl.plugin_name
                 )
+
+
+_argument_repr = reprlib.Repr()
+_argument_repr.maxother = 60
+_argument_repr.maxstring = 60
+
+
+def _format_arguments(kwargs: Mapping[str, Any]) -> str:
+    parts = []
+    for name, value in kwargs.items():
+        if callable(value) and hasattr(value, "__name__"):
+            text = f"<function {value.__name__}>"
+        else:
+            text = _argument_repr.repr(value)
+        parts.append(f"{name}={text}")
+    return ", ".join(parts)
+
+
+class HookTracer:
+    """Log hook calls and their outcomes to the ``irisfw.plugins`` logger.
+
+    ``before`` and ``after`` have the signatures that pluggy's
+    ``PluginManager.add_hookcall_monitoring`` expects. Calls may nest, so the
+    called plugins and start times are kept on a stack.
+    """
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[str, float]] = []
+
+    def before(
+        self,
+        hook_name: str,
+        hook_impls: Sequence[pluggy.HookImpl],
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        names = [repr(impl.plugin_name) for impl in hook_impls]
+        word = "plugin" if len(names) == 1 else "plugins"
+        plugins = f"{word} {', '.join(names) or 'none'}"
+        logger.debug(
+            "hook %s: calling %s with %s",
+            hook_name,
+            plugins,
+            _format_arguments(kwargs),
+        )
+        self._calls.append((plugins, time.perf_counter()))
+
+    def after(
+        self,
+        outcome: pluggy.Result[Any],
+        hook_name: str,
+        hook_impls: Sequence[pluggy.HookImpl],
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        self.finished(hook_name, outcome.exception)
+
+    def finished(self, hook_name: str, error: BaseException | None) -> None:
+        plugins, started = self._calls.pop()
+        milliseconds = (time.perf_counter() - started) * 1000
+        if error is None:
+            logger.debug(
+                "hook %s: %s returned after %.2f ms",
+                hook_name,
+                plugins,
+                milliseconds,
+            )
+        else:
+            logger.debug(
+                "hook %s: %s raised %s: %s after %.2f ms",
+                hook_name,
+                plugins,
+                type(error).__name__,
+                error,
+                milliseconds,
+            )

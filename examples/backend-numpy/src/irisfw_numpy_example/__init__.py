@@ -1,0 +1,1 @@
+"""Example irisfw backend: a multilayer perceptron written from scratch in NumPy."""

@@ -1,0 +1,1 @@
+"""Backends that each break one conformance rule, for irisfw's own tests."""
