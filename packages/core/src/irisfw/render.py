@@ -50,7 +50,7 @@ SUMMARY_COLUMNS = (
     "log loss",
     "median fit s",
 )
-TABLE_WIDTH = 120
+TABLE_WIDTH = 150
 COLUMN_GLOSSARY = (
     "log loss: test cross-entropy in nats; import s: seconds to import the"
     " toolkit in the run's process; fit s: seconds of training after that;"
