@@ -454,7 +454,7 @@ def newer_schema(text: str) -> str:
 
 def unknown_field(text: str) -> str:
     document = json.loads(text)
-    document["summary"] = {}
+    document["verdict"] = {}
     return json.dumps(document)
 
 
