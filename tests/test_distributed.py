@@ -1,6 +1,6 @@
 """Comparisons on a real Dask LocalCluster: two worker processes on 127.0.0.1.
 
-Tests that call the Python API share one module-scoped cluster; the CLI
+Tests that call the Python API share one module-scoped cluster. The CLI
 tests either start their own with ``--scheduler local`` or connect to the
 shared one by its address.
 """

@@ -1,11 +1,13 @@
 """Run comparisons on a Dask cluster through the runner's executor interface.
 
 ``DaskExecutor`` is a ``concurrent.futures.Executor`` that submits each call
-to a ``distributed.Client``. On top of ``Client.submit`` it reports when a
-task starts and forwards ``irisfw.progress`` messages through Dask's
-structured events (``Worker.log_event`` and ``Client.subscribe_topic``),
-limits each task's run time, retries a task once when its worker is lost,
-and places the prepared data on the cluster once per split (``stage``).
+to a ``distributed.Client``. On top of ``Client.submit`` it adds:
+
+- start events and ``irisfw.progress`` messages, sent through Dask's
+  structured events (``Worker.log_event`` and ``Client.subscribe_topic``);
+- a time limit per task;
+- one retry when a task's worker is lost;
+- ``stage``, which places the prepared data on the cluster once per split.
 
 ``dask_executor`` connects to a scheduler address, or starts a
 ``LocalCluster`` on 127.0.0.1 for ``--scheduler local``. This module imports
@@ -40,7 +42,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOCAL = "local"
-# A lost worker costs each of its runs one retry; a run whose retry loses its
+# A lost worker costs each of its runs one retry. A run whose retry loses its
 # worker too is recorded as failed.
 RETRIES = 1
 CONNECT_TIMEOUT_SECONDS = 10
@@ -67,14 +69,22 @@ class WorkerLostError(Exception):
 
 
 class ClusterTimeoutError(TaskTimeoutError):
-    """The task ran past its time limit; it was cancelled and its worker restarted."""
+    """The task ran past its time limit, so it was cancelled and its worker restarted."""
 
-    def __init__(self, seconds: float, pid: int | None, address: str) -> None:
+    def __init__(
+        self, seconds: float, pid: int | None, address: str, restarting: bool
+    ) -> None:
         super().__init__(seconds, pid)
         self.address = address
+        if restarting:
+            outcome = f"Dask worker {address} is restarting to stop it"
+        else:
+            outcome = (
+                f"it keeps running on Dask worker {address}, which has no nanny to"
+                " restart it"
+            )
         self.args = (
-            f"timed out after {seconds:g} s; the task was cancelled and Dask"
-            f" worker {address} is restarting to stop it",
+            f"timed out after {seconds:g} s; the task was cancelled and {outcome}",
         )
 
 
@@ -109,7 +119,8 @@ def current_worker_address() -> str | None:
 
 
 # The task each thread of this worker process is running, for progress
-# messages. Backends call report_epoch from the thread that runs fit.
+# messages. A message from a thread that runs no task is dropped, so a
+# backend reports epochs from the thread that calls its fit.
 _running = threading.local()
 
 
@@ -163,7 +174,7 @@ def run_task(
 
 
 def provide_split(data: PreparedData) -> PreparedData:
-    """Return ``data``; the task that holds one split in worker memory."""
+    """Return ``data``, so that one split stays in a worker's memory as a task result."""
     return data
 
 
@@ -178,15 +189,19 @@ class _Task:
 
 
 class DaskExecutor(Executor):
-    """Submit each call to a Dask cluster; futures resolve like the local executor's.
+    """Submit each call to a Dask cluster and resolve futures as the local executor does.
 
-    A future resolves to the call's return value, or raises ``RemoteError``
-    when the call raised, ``ClusterTimeoutError`` when it ran past
-    ``timeout`` seconds (counted from its start on a worker),
-    ``WorkerLostError`` when its worker and then the retry's worker were
-    lost, ``TaskCancelledError`` after ``shutdown(cancel_futures=True)``, and
-    ``ClusterError`` when Dask cancelled it. ``on_start(future, pid)`` and
-    ``on_progress(future, message)`` run in the supervisor thread.
+    A future resolves to the call's return value, or raises:
+
+    - ``RemoteError`` when the call raised;
+    - ``ClusterTimeoutError`` when it ran past ``timeout`` seconds, counted
+      from its start on a worker;
+    - ``WorkerLostError`` when its worker and then the retry's worker were lost;
+    - ``TaskCancelledError`` after ``shutdown(cancel_futures=True)``;
+    - ``ClusterError`` when Dask cancelled it.
+
+    ``on_start(future, pid)`` and ``on_progress(future, message)`` run in the
+    supervisor thread.
     """
 
     def __init__(
@@ -370,23 +385,33 @@ class DaskExecutor(Executor):
         if task is None:
             return
         dask_future = task.dask_future
-        if dask_future.status == "finished":
-            try:
+        try:
+            if dask_future.status == "finished":
                 outcome = dask_future.result()
-            except Exception as exc:
-                self._resolve(task, error=exc)
+            elif dask_future.status == "error":
+                error = self._describe_error(task, dask_future)
+                self._resolve(task, error=error)
                 return
-            self._resolve_outcome(task, outcome)
-        elif dask_future.status == "error":
-            self._resolve(task, error=self._describe_error(task, dask_future))
-        else:
+            else:
+                self._resolve(
+                    task,
+                    error=ClusterError(
+                        f"Dask cancelled task {task.key} ({dask_future.status}); the"
+                        " connection to the scheduler may have been lost"
+                    ),
+                )
+                return
+        except Exception as exc:
+            # The result lives on a worker, which can be lost before it is read.
             self._resolve(
                 task,
                 error=ClusterError(
-                    f"Dask cancelled task {task.key} ({dask_future.status}); the"
-                    " connection to the scheduler may have been lost"
+                    f"reading the outcome of Dask task {task.key} failed:"
+                    f" {type(exc).__name__}: {exc}"
                 ),
             )
+            return
+        self._resolve_outcome(task, outcome)
 
     def _resolve_outcome(self, task: _Task, outcome: tuple[Any, ...]) -> None:
         address, pid = outcome[-2], outcome[-1]
@@ -431,13 +456,31 @@ class DaskExecutor(Executor):
         for task in expired:
             address = task.addresses[-1]
             self._cancel_on_cluster([task.dask_future])
-            self._restart_worker(address)
+            restarting = self._restart_worker(address)
             self._resolve(
-                task, error=ClusterTimeoutError(self._timeout, task.pid, address)
+                task,
+                error=ClusterTimeoutError(self._timeout, task.pid, address, restarting),
             )
 
-    def _restart_worker(self, address: str) -> None:
-        """Restart ``address`` in the background, the only way to stop a running task."""
+    def _restart_worker(self, address: str) -> bool:
+        """Start restarting ``address`` in the background; return whether it started.
+
+        Restarting the worker process is the only way to stop a running task.
+        A worker without a nanny is left alone, because Dask would close it
+        for good.
+        """
+        try:
+            workers = self._client.scheduler_info()["workers"]
+        except (OSError, TimeoutError) as exc:
+            logger.warning("reading the Dask workers failed: %s", exc)
+            return False
+        if address in workers and not workers[address].get("nanny"):
+            logger.warning(
+                "Dask worker %s has no nanny to restart it, so its timed-out task"
+                " keeps running until it returns",
+                address,
+            )
+            return False
 
         def restart() -> None:
             try:
@@ -460,6 +503,7 @@ class DaskExecutor(Executor):
         )
         thread.start()
         self._restarts.append(thread)
+        return True
 
     @staticmethod
     def _resolve(
@@ -497,11 +541,11 @@ def start_local_cluster(
     lost worker costs only the run it was running a retry.
 
     This raises Dask's ``distributed.deploy.lost-worker-timeout`` for the
-    whole process: a LocalCluster closes the nanny of a worker that is lost
-    for that long (15 s by default), and a timer left by an earlier loss
-    fires even while the nanny is restarting the worker after a later one,
-    which shrank the cluster for good. The nannies here always restart
-    their workers, so the cluster never needs to close one.
+    whole process. A LocalCluster closes the nanny of a worker that has been
+    lost for that long (15 s by default). The timer of an earlier loss fires
+    even while the nanny is restarting the worker after a later loss, and
+    then the cluster shrinks for good. The nannies here always restart their
+    workers, so the cluster never needs to close one.
     """
     distributed = import_distributed()
     import dask
@@ -549,13 +593,66 @@ def connect(address: str) -> Any:
         ) from None
     try:
         client.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+        check_cluster(client, address)
     except TimeoutError:
         client.close()
         raise IrisfwError(
             f"no Dask worker joined the scheduler at {address!r} within"
             f" {WORKER_WAIT_SECONDS} s; start workers with 'dask worker {address}'"
         ) from None
+    except IrisfwError:
+        client.close()
+        raise
     return client
+
+
+def installed_version() -> str:
+    """Return the version of the irisfw that this process imports."""
+    from irisfw import __version__
+
+    return __version__
+
+
+def check_cluster(client: Any, address: str) -> None:
+    """Raise IrisfwError if the scheduler or a worker cannot import irisfw.
+
+    The scheduler unpickles each run's task, which refers to irisfw's
+    classes, and the workers run irisfw, so both need it. Other irisfw
+    versions than this process's only log a warning. Workers that join later
+    are not checked.
+    """
+    expected = installed_version()
+    versions: dict[str, Any] = {}
+    try:
+        versions["the scheduler"] = client.run_on_scheduler(installed_version)
+    except ImportError as exc:
+        raise IrisfwError(
+            f"the Dask scheduler at {address!r} cannot import irisfw ({exc}), and it"
+            f" needs it to unpickle the runs; install irisfw {expected} there"
+        ) from None
+    except Exception as exc:
+        # A scheduler can block run_function (distributed.scheduler.blocked-handlers),
+        # and Dask chooses the error it raises then.
+        logger.warning(
+            "cannot check irisfw on the Dask scheduler at %s: %s", address, exc
+        )
+    versions.update(client.run(installed_version, on_error="return"))
+    missing = [name for name, found in versions.items() if isinstance(found, Exception)]
+    if missing:
+        raise IrisfwError(
+            f"Dask workers {', '.join(missing)} cannot import irisfw; install"
+            f" irisfw {expected} and the backend plugins on every worker"
+        )
+    different = {name: found for name, found in versions.items() if found != expected}
+    if different:
+        listed = ", ".join(f"{name} has {found}" for name, found in different.items())
+        logger.warning(
+            "irisfw versions differ from this process's %s: %s; install %s everywhere"
+            " so that every run trains the same way",
+            expected,
+            listed,
+            expected,
+        )
 
 
 @contextmanager
