@@ -320,6 +320,14 @@ def compare(
             help="Run every backend in this process, one after another, for debugging.",
         ),
     ] = False,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Send every run to the Dask scheduler at this address, e.g."
+            " tcp://HOST:8786, or 'local' to start a local Dask cluster with"
+            " --jobs workers. Needs irisfw[dask].",
+        ),
+    ] = None,
 ) -> None:
     """Train the same classifier with each backend and compare the results."""
     from irisfw.commands import run_compare
@@ -362,6 +370,7 @@ def compare(
             missing=missing,
             categorical=categorical,
         ),
+        scheduler=scheduler,
     )
     raise typer.Exit(run_compare(arguments))
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import tempfile
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +18,7 @@ from rich.table import Table
 
 from irisfw.dataoptions import DataOptions
 from irisfw.errors import IrisfwError
-from irisfw.planning import CompareArguments, plan_pairs, resolve_settings
+from irisfw.planning import CompareArguments, Settings, plan_pairs, resolve_settings
 from irisfw.plugins import Plugins
 
 if TYPE_CHECKING:
@@ -161,6 +163,7 @@ def run_compare(arguments: CompareArguments) -> int:
         )
     if arguments.save_models is not None:
         _check_writable_folder(arguments.save_models, "--save-models")
+    check_scheduler(settings.scheduler, arguments.in_process, settings.jobs)
     plugins = Plugins()
     pairs = plan_pairs(settings, plugins)
 
@@ -209,7 +212,10 @@ def run_compare(arguments: CompareArguments) -> int:
             write_output(comparison, arguments.output_format, arguments.output)
 
     interrupted = False
-    with ProgressDisplay(len(requests), quiet=arguments.quiet) as display:
+    with (
+        _executor_scope(settings, plugins, len(requests)) as executor,
+        ProgressDisplay(len(requests), quiet=arguments.quiet) as display,
+    ):
         for index, request in enumerate(requests):
             display.add_run(index, request.describe(), request.spec.epochs)
         try:
@@ -221,6 +227,7 @@ def run_compare(arguments: CompareArguments) -> int:
                 jobs=settings.jobs,
                 timeout=settings.timeout,
                 in_process=arguments.in_process,
+                executor=executor,
                 on_event=display,
                 on_result=save,
             )
@@ -313,6 +320,50 @@ def inspect_data(arguments: InspectArguments) -> None:
         f"features: {', '.join(summary.feature_names)}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def check_scheduler(scheduler: str | None, in_process: bool, jobs: int | None) -> None:
+    """Reject --scheduler values and combinations that cannot work, before any run."""
+    if scheduler is None:
+        return
+    if in_process:
+        raise IrisfwError(
+            "--in-process runs every backend in this process, so it cannot use"
+            " --scheduler; drop one of them"
+        )
+    if scheduler == "local":
+        return
+    if not scheduler or any(character.isspace() for character in scheduler):
+        raise IrisfwError(
+            f"invalid --scheduler {scheduler!r}; pass 'local' or a scheduler address"
+            " such as tcp://127.0.0.1:8786"
+        )
+    if jobs is not None:
+        raise IrisfwError(
+            f"--jobs {jobs} sets the worker count of --scheduler local; the workers"
+            f" of the cluster at {scheduler} set how many runs execute at once, so"
+            " drop --jobs (or the jobs key of the config)"
+        )
+
+
+def _executor_scope(
+    settings: Settings, plugins: Plugins, run_count: int
+) -> contextlib.AbstractContextManager[Executor | None]:
+    """Return a context that yields the Dask executor of --scheduler, or None."""
+    if settings.scheduler is None:
+        return contextlib.nullcontext()
+    from irisfw.distributed import dask_executor
+    from irisfw.runner import default_jobs, threads_per_worker, worker_environ
+
+    workers = settings.jobs or default_jobs(run_count)
+    return dask_executor(
+        settings.scheduler,
+        workers=workers,
+        environ=worker_environ(
+            threads_per_worker(workers), plugins.selection_environ()
+        ),
+        timeout=settings.timeout,
+    )
 
 
 def write_atomic(path: Path, text: str) -> None:

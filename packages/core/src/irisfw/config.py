@@ -69,6 +69,10 @@ class CompareConfig(BaseModel):
     cv: int | None = Field(default=None, ge=2)
     jobs: int | None = Field(default=None, ge=1)
     timeout: float | None = Field(default=None, gt=0)
+    scheduler: str | None = Field(
+        default=None,
+        description="Dask scheduler address, or 'local' for a LocalCluster.",
+    )
     backends: list[str] | None = None
     options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     specs: list[SpecGrid] = Field(default_factory=list)

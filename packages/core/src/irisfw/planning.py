@@ -44,6 +44,7 @@ class CompareArguments:
     plot_dir: Path | None = None
     plot_formats: str | None = None
     data_options: DataOptions = field(default_factory=DataOptions)
+    scheduler: str | None = None
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Settings:
     cv: int | None
     jobs: int | None
     timeout: float | None
+    scheduler: str | None
     backends: list[str]
     options: dict[str, dict[str, Any]]
     grids: list[SpecGrid]
@@ -83,6 +85,7 @@ def resolve_settings(arguments: CompareArguments) -> Settings:
         cv=_first(arguments.cv, config.cv),
         jobs=_first(arguments.jobs, config.jobs),
         timeout=_first(arguments.timeout, config.timeout),
+        scheduler=_first(arguments.scheduler, config.scheduler),
         backends=list(dict.fromkeys(arguments.backends or config.backends or [])),
         options=options,
         grids=config.specs or [SpecGrid()],
@@ -110,8 +113,11 @@ def plan_pairs(
     """Return every (backend, spec, options) to run, each checked by its backend.
 
     A backend the user named that cannot honour a spec is an error; a backend
-    chosen by default is skipped for that spec with a warning.
+    chosen by default is skipped for that spec with a warning. With a Dask
+    scheduler the toolkits need to be installed on the workers only, so the
+    workers check them.
     """
+    local_toolkits = settings.scheduler is None
     explicit = bool(settings.backends)
     names = settings.backends
     if not explicit:
@@ -152,7 +158,7 @@ def plan_pairs(
             grid_names = grid.backends
         for spec in expand_grid(grid, position, settings.spec_overrides):
             for name in grid_names:
-                if _can_run(backends[name], spec, explicit):
+                if _can_run(backends[name], spec, explicit, local_toolkits):
                     pairs.append((name, spec, settings.options.get(name, {})))
     if not pairs:
         raise IrisfwError("no backend can run this spec; see the warnings above")
@@ -163,10 +169,12 @@ def plan_pairs(
     return list(unique.values())
 
 
-def _can_run(backend: Any, spec: ModelSpec, explicit: bool) -> bool:
+def _can_run(
+    backend: Any, spec: ModelSpec, explicit: bool, local_toolkit: bool
+) -> bool:
     backend_class = type(backend)
     try:
-        if backend_class.toolkit_version() is None:
+        if local_toolkit and backend_class.toolkit_version() is None:
             raise SpecError(
                 f"backend {backend_class.name!r} needs {backend_class.toolkit}, which is"
                 f" not installed; pip install {backend_class.toolkit}"

@@ -4,13 +4,19 @@ By default every run executes in its own spawned worker process (see
 ``executor.IsolatedProcessExecutor``): toolkits never share an interpreter,
 a run past ``--timeout`` is killed, and a crashed worker fails only its own
 run. Any ``concurrent.futures.Executor`` can take the place of the local
-pool. ``in_process=True`` runs everything in this process, for debugging.
+pool; one that implements ``ClusterExecutor``, such as
+``irisfw.distributed.DaskExecutor``, places the prepared data on its workers
+itself. ``in_process=True`` runs everything in this process, for debugging.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import importlib.util
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -21,10 +27,11 @@ from concurrent.futures import CancelledError, Executor, Future, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from irisfw import __version__, progress
 from irisfw.environment import capture_environment
+from irisfw.errors import BackendError
 from irisfw.plugins import BackendEntry, Plugins
 from irisfw.results import (
     Comparison,
@@ -88,6 +95,25 @@ class RunEvent:
     result: RunResult | None = None
 
 
+@runtime_checkable
+class ClusterExecutor(Protocol):
+    """An Executor that places the prepared data on its workers itself.
+
+    ``stage`` returns one reference per split that the executor's workers
+    resolve to the PreparedData; the runner passes it to ``run_in_worker`` in
+    place of a folder. ``watch`` sets the callbacks that the local executor
+    takes in its constructor.
+    """
+
+    def stage(self, data: list[PreparedData]) -> list[Any]: ...
+
+    def watch(
+        self,
+        on_start: Callable[[Future, int], None] | None,
+        on_progress: Callable[[Future, Any], None] | None,
+    ) -> None: ...
+
+
 class ComparisonInterrupted(Exception):
     """The user interrupted the comparison; ``comparison`` keeps what finished."""
 
@@ -103,6 +129,19 @@ def default_jobs(run_count: int) -> int:
 
 def threads_per_worker(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def worker_environ(threads: int, plugin_environ: dict[str, str]) -> dict[str, str]:
+    """Return the variables each worker needs: its thread budget and plugin selection.
+
+    Thread variables the user set in this process are kept.
+    """
+    environ = {
+        name: str(threads) for name in THREAD_VARIABLES if name not in os.environ
+    }
+    environ["IRISFW_THREADS"] = str(threads)
+    environ.update(plugin_environ)
+    return environ
 
 
 def base_result(
@@ -225,18 +264,90 @@ def _save(
     return str(folder)
 
 
-def run_in_worker(request: RunRequest, data_dir: str, log_level: int) -> RunResult:
-    """Worker entry point: load plugins and the prepared data, then run."""
+def run_in_worker(
+    request: RunRequest,
+    data: str | PreparedData,
+    log_level: int,
+    plugin_environ: dict[str, str] | None = None,
+) -> RunResult:
+    """Worker entry point: load plugins and the prepared data, then run.
+
+    ``data`` is the folder ``save_prepared`` wrote the run's split to, or the
+    split itself. ``plugin_environ`` chooses plugins as in this process.
+    """
     logging.basicConfig(level=log_level, format="irisfw: %(levelname)s: %(message)s")
     from irisfw.prepare import load_prepared
 
-    plugins = Plugins()
-    entry = plugins.backend(request.backend)
-    data = load_prepared(Path(data_dir) / f"split-{request.split}")
-    return execute_run(request, entry, data)
+    plugins = Plugins(environ={**os.environ, **(plugin_environ or {})})
+    try:
+        entry = plugins.backend(request.backend)
+    except BackendError as exc:
+        raise BackendError(f"{exc} (in {_describe_worker()})") from None
+    # A split passed as an object is shared by the runs of one Dask worker.
+    prepared = load_prepared(Path(data)) if isinstance(data, str) else _read_only(data)
+    missing = missing_toolkit(entry)
+    if missing is not None:
+        return RunResult(
+            **base_result(request, entry, prepared.fingerprint),
+            status="failed",
+            error=missing,
+            worker_pid=os.getpid(),
+            finished_at=datetime.now(UTC),
+        )
+    return execute_run(request, entry, prepared)
+
+
+def _read_only(data: PreparedData) -> PreparedData:
+    """Mark the arrays of ``data`` read-only, as ``prepare`` leaves them; return it.
+
+    Pickling drops the flag, so a split that reached a worker by pickle is
+    writable again.
+    """
+    import numpy as np
+
+    for item in dataclasses.fields(data):
+        value = getattr(data, item.name)
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    return data
+
+
+def missing_toolkit(entry: BackendEntry) -> str | None:
+    """Return an error naming the backend's toolkit if this worker lacks it, else None."""
+    backend_class = entry.backend_class
+    package = None
+    if backend_class.toolkit_version() is None:
+        package = backend_class.toolkit
+    elif backend_class.toolkit_module is not None:
+        module = backend_class.toolkit_module
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            package = f"{backend_class.toolkit} (module {module})"
+    if package is None:
+        return None
+    return (
+        f"ToolkitNotInstalled: backend {entry.name!r} needs {package}, which is not"
+        f" installed in {_describe_worker()}; install {backend_class.toolkit} there,"
+        " at the version the other workers have"
+    )
+
+
+def _describe_worker() -> str:
+    from irisfw.distributed import current_worker_address
+
+    address = current_worker_address()
+    if address is not None:
+        return f"Dask worker {address}"
+    return f"worker process {os.getpid()} on {socket.gethostname()}"
 
 
 def describe_exception(exc: BaseException) -> str:
+    if exc.__traceback__ is None:
+        # Created by an executor rather than raised: the message is all there is.
+        return f"{type(exc).__name__}: {exc}"
     lines = traceback.format_exception(exc)
     tail = "".join(lines[-TRACEBACK_LINES:]).rstrip()
     return f"{type(exc).__name__}: {exc}\n{tail}"
@@ -430,22 +541,26 @@ def _run_isolated(
         if index is not None:
             _emit_progress(emit, index, requests[index], message)
 
-    environ = {
-        name: str(threads) for name in THREAD_VARIABLES if name not in os.environ
-    }
-    environ["IRISFW_THREADS"] = str(threads)
-    environ.update(plugin_environ)
     log_level = logging.getLogger("irisfw").getEffectiveLevel()
 
-    with tempfile.TemporaryDirectory(prefix="irisfw-") as directory:
-        for index, split in enumerate(data):
-            save_prepared(split, Path(directory) / f"split-{index}")
+    with contextlib.ExitStack() as stack:
+        if isinstance(executor, ClusterExecutor):
+            executor.watch(on_start, on_progress)
+            locations: list[Any] = executor.stage(data)
+        else:
+            directory = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="irisfw-"))
+            )
+            locations = []
+            for index, split in enumerate(data):
+                save_prepared(split, directory / f"split-{index}")
+                locations.append(str(directory / f"split-{index}"))
         owned = executor is None
         if executor is None:
             executor = IsolatedProcessExecutor(
                 jobs,
                 timeout=timeout,
-                environ=environ,
+                environ=worker_environ(threads, plugin_environ),
                 on_progress=on_progress,
                 on_start=on_start,
             )
@@ -453,7 +568,11 @@ def _run_isolated(
             with submitting:
                 for index, request in enumerate(requests):
                     future = executor.submit(
-                        run_in_worker, request, directory, log_level
+                        run_in_worker,
+                        request,
+                        locations[request.split],
+                        log_level,
+                        plugin_environ,
                     )
                     index_of[future] = index
             for future in as_completed(index_of):

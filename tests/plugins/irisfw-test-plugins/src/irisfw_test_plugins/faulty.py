@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -112,6 +114,46 @@ class BadShapeBackend(Backend):
         return BadShapeModel()
 
 
+class KillerOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    marker_dir: str
+    kills: int = 1
+    delay: float = 0.5
+
+
+class KillerBackend(Backend):
+    """Kills its own process with SIGKILL on its first ``kills`` attempts.
+
+    Each attempt leaves a file in ``marker_dir``, so attempts in new
+    processes can count the earlier ones. Later attempts train like
+    ``constant``. An attempt sleeps ``delay`` seconds before it kills, as a
+    run that crashes during training would, so its worker has sent the
+    run's start event by then.
+    """
+
+    name = "killer"
+    toolkit = "numpy"
+    Options = KillerOptions
+
+    def fit(self, data, spec):
+        folder = Path(self.options.marker_dir)
+        earlier = len(list(folder.glob("attempt-*")))
+        (folder / f"attempt-{uuid.uuid4().hex}").write_text(str(os.getpid()))
+        if earlier < self.options.kills:
+            time.sleep(self.options.delay)
+            os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(10)
+        return ConstantModel(data.n_classes)
+
+
+class NoToolkitBackend(ConstantBackend):
+    """Needs a toolkit distribution that is never installed."""
+
+    name = "notoolkit"
+    toolkit = "irisfw-no-such-toolkit"
+
+
 @hookimpl
 def irisfw_register_backends(register: Callable[[type[Backend]], None]) -> None:
     register(ConstantBackend)
@@ -121,3 +163,5 @@ def irisfw_register_backends(register: Callable[[type[Backend]], None]) -> None:
     register(HangingBackend)
     register(ExitingBackend)
     register(SegfaultBackend)
+    register(KillerBackend)
+    register(NoToolkitBackend)
