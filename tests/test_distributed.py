@@ -21,10 +21,10 @@ import distributed
 import pytest
 
 from conftest import irisfw_executable
-from irisfw.builtin import load_iris
 from irisfw.config import load_config
 from irisfw.distributed import ClusterTimeoutError, DaskExecutor, start_local_cluster
 from irisfw.executor import RemoteError
+from irisfw.loading import load_table
 from irisfw.planning import CompareArguments, resolve_settings
 from irisfw.plugins import Plugins
 from irisfw.results import Comparison
@@ -90,12 +90,8 @@ def split_identity(data) -> tuple[int, int]:
 
 
 def iris_splits(repeats: int):
-    return make_splits(
-        load_iris(),
-        "species",
-        source="iris",
-        plan=SplitPlan(seed=0, repeats=repeats),
-    )
+    table = load_table("iris", Plugins(environ={"IRISFW_PLUGINS": ""}).datasets)
+    return make_splits(table, plan=SplitPlan(seed=0, repeats=repeats))
 
 
 def test_dask_metrics_match_local_runner(cluster, plugins):
