@@ -149,7 +149,9 @@ def prepare(
             f"test size {test_size} is out of range; pass --test-size between 0 and 1"
         )
     target = resolve_target(frame, target)
-    features = frame.drop(columns=[target])
+    # Column selection shares the columns with ``frame`` (pandas copies on
+    # write), where drop() could copy a large table's single block.
+    features = frame[[column for column in frame.columns if column != target]]
     labels = strip_labels(frame[target])
     _validate(features, labels, target, encode=categorical == "encode")
 
@@ -166,10 +168,9 @@ def prepare(
         )
     else:
         train_index, test_index = splitter(y)
-    x, feature_names = _feature_matrix(features, train_index)
-    scaler = StandardScaler().fit(x[train_index])
-    x_train = scaler.transform(x[train_index]).astype(np.float32)
-    x_test = scaler.transform(x[test_index]).astype(np.float32)
+    x_train, x_test, mean, scale, feature_names = _scaled_features(
+        features, train_index, test_index
+    )
 
     arrays = {
         "x_train": x_train,
@@ -178,8 +179,8 @@ def prepare(
         "y_test": y[test_index],
         "y_train_onehot": onehot[train_index],
         "y_test_onehot": onehot[test_index],
-        "scaler_mean": scaler.mean_.copy(),
-        "scaler_scale": scaler.scale_.copy(),
+        "scaler_mean": mean,
+        "scaler_scale": scale,
         "train_index": train_index,
         "test_index": test_index,
     }
@@ -206,29 +207,59 @@ def _is_text(column: pd.Series) -> bool:
     )
 
 
-def _feature_matrix(
+def _feature_columns(
     features: pd.DataFrame, train_index: np.ndarray
-) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Return the float64 feature matrix and its column names.
+) -> list[tuple[str, np.ndarray]]:
+    """Return each float64 feature column with its name, in order.
 
     Each text column becomes one-hot columns, in place, for the values seen
     in the training rows. A value seen only in test rows encodes as all zeros.
+    Numeric columns are returned without a copy where pandas allows it.
     """
-    blocks: list[np.ndarray] = []
-    names: list[str] = []
+    columns: list[tuple[str, np.ndarray]] = []
     for column in features.columns:
         values = features[column]
         if not _is_text(values):
-            blocks.append(values.to_numpy(dtype=np.float64).reshape(-1, 1))
-            names.append(str(column))
+            columns.append((str(column), values.to_numpy(dtype=np.float64)))
             continue
         text = values.astype(str).to_numpy().reshape(-1, 1)
         encoder = OneHotEncoder(
             sparse_output=False, dtype=np.float64, handle_unknown="ignore"
         ).fit(text[train_index])
-        blocks.append(encoder.transform(text))
-        names.extend(str(name) for name in encoder.get_feature_names_out([str(column)]))
-    return np.hstack(blocks), tuple(names)
+        encoded = encoder.transform(text)
+        names = encoder.get_feature_names_out([str(column)])
+        columns.extend(
+            (str(name), encoded[:, position]) for position, name in enumerate(names)
+        )
+    return columns
+
+
+def _scaled_features(
+    features: pd.DataFrame, train_index: np.ndarray, test_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Scale each feature column by its training rows into float32 matrices.
+
+    Returns the training and test matrices, the scaler's means and scales
+    (float64) and the feature names. A StandardScaler is fit and applied one
+    column at a time, writing straight into the float32 outputs, so no
+    float64 copy of the whole feature matrix is made. The float64 values are
+    scaled first and then rounded to float32, as scaling the whole matrix
+    would do.
+    """
+    columns = _feature_columns(features, train_index)
+    x_train = np.empty((len(train_index), len(columns)), dtype=np.float32)
+    x_test = np.empty((len(test_index), len(columns)), dtype=np.float32)
+    mean = np.empty(len(columns), dtype=np.float64)
+    scale = np.empty(len(columns), dtype=np.float64)
+    for position, (_, values) in enumerate(columns):
+        train_values = values[train_index].reshape(-1, 1)
+        scaler = StandardScaler(copy=False).fit(train_values)
+        mean[position] = scaler.mean_[0]
+        scale[position] = scaler.scale_[0]
+        x_train[:, position] = scaler.transform(train_values)[:, 0]
+        x_test[:, position] = scaler.transform(values[test_index].reshape(-1, 1))[:, 0]
+    names = tuple(name for name, _ in columns)
+    return x_train, x_test, mean, scale, names
 
 
 def fingerprint(
@@ -241,7 +272,8 @@ def fingerprint(
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
-        digest.update(array.tobytes())
+        # Hashing the buffer itself avoids a copy of a large feature matrix.
+        digest.update(memoryview(array).cast("B"))
     digest.update("\x1f".join(class_names).encode())
     digest.update(b"\x1e")
     digest.update("\x1f".join(feature_names).encode())
@@ -267,18 +299,19 @@ def _validate(
             f"feature columns are not numeric: {', '.join(text)}; pass --categorical"
             f" encode to one-hot encode them, or {drops} to leave them out"
         )
-    invalid = features.isna().to_numpy(copy=True)
-    numeric = [column for column in features.columns if str(column) not in text]
-    positions = [features.columns.get_loc(column) for column in numeric]
-    values = features[numeric].to_numpy(dtype=np.float64)
-    invalid[:, positions] |= ~np.isfinite(values)
-    if invalid.any():
-        bad_rows = invalid.any(axis=1)
-        columns = [
-            str(c)
-            for c, bad in zip(features.columns, invalid.any(axis=0), strict=True)
-            if bad
-        ]
+    # Checked column by column, so a large table is never copied as a whole.
+    bad_rows = np.zeros(len(features), dtype=bool)
+    columns = []
+    for column in features.columns:
+        values = features[column]
+        if str(column) in text:
+            invalid = values.isna().to_numpy()
+        else:
+            invalid = ~np.isfinite(values.to_numpy(dtype=np.float64))
+        if invalid.any():
+            bad_rows |= invalid
+            columns.append(str(column))
+    if columns:
         rows = _first_rows(pd.Series(bad_rows))
         raise DataError(
             f"{int(bad_rows.sum())} rows have missing or non-finite values in"
