@@ -103,10 +103,12 @@ print(json.dumps({"seconds": seconds, "baseline_mb": baseline, "peak_mb": peak,
                   "rows": rows, "reader": reader}))
 """
 
-# Code run in a fresh process for one backend. argv: backend, data folder, epochs.
+# Code run in a fresh process for one backend.
+# argv: backend, data folder, epochs, batch size.
 TRAIN_CHILD = """
 import json, resource, sys
-backend, folder, epochs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+backend, folder = sys.argv[1], sys.argv[2]
+epochs, batch_size = int(sys.argv[3]), int(sys.argv[4])
 from pathlib import Path
 from irisfw.plugins import Plugins
 from irisfw.prepare import load_prepared
@@ -114,7 +116,7 @@ from irisfw.runner import RunRequest, execute_run
 from irisfw.spec import ModelSpec
 
 data = load_prepared(Path(folder))
-spec = ModelSpec(epochs=epochs, batch_size=%d)
+spec = ModelSpec(epochs=epochs, batch_size=batch_size)
 result = execute_run(RunRequest(backend=backend, spec=spec), Plugins().backend(backend), data)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({
@@ -127,7 +129,7 @@ print(json.dumps({
     "test_accuracy": result.metrics.test_accuracy if result.metrics else None,
     "peak_mb": peak,
 }))
-""" % BATCH_SIZE
+"""
 
 PREPARE_VARIANTS = {
     "read_csv": "pandas.read_csv (C engine)",
@@ -185,7 +187,9 @@ def child(code: str, *arguments: str, environ: dict[str, str] | None = None) -> 
 def measure_preparation(
     path: Path, repetitions: int, careful: bool
 ) -> dict[str, dict[str, Any]]:
-    variants = [name for name in PREPARE_VARIANTS if careful or name != "irisfw_careful"]
+    variants = [
+        name for name in PREPARE_VARIANTS if careful or name != "irisfw_careful"
+    ]
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
     for repetition in range(repetitions):
         # Alternate the order so that background load affects every variant alike.
@@ -237,7 +241,12 @@ def measure_throughput(path: Path, folder: Path, epochs: int) -> dict[str, Any]:
     for backend in BACKENDS:
         load_before = load_average()
         record = child(
-            TRAIN_CHILD, backend, str(folder), str(epochs), environ=thread_environ()
+            TRAIN_CHILD,
+            backend,
+            str(folder),
+            str(epochs),
+            str(BATCH_SIZE),
+            environ=thread_environ(),
         )
         if record["status"] != "ok":
             sys.exit(f"{backend} failed: {record['error']}")
@@ -255,7 +264,10 @@ def measure_throughput(path: Path, folder: Path, epochs: int) -> dict[str, Any]:
 
 
 def print_report(
-    preparation: dict[str, Any], throughput: dict[str, Any], matrix_mb: float, epochs: int
+    preparation: dict[str, Any],
+    throughput: dict[str, Any],
+    matrix_mb: float,
+    epochs: int,
 ) -> None:
     reference = preparation["read_csv"]["seconds"]
     print(f"\nPreparation; float64 feature matrix {matrix_mb:.0f} MiB")
@@ -288,9 +300,19 @@ def print_report(
     )
     print(f"targets: <= {TIME_TARGET}x read_csv time, <= {MEMORY_TARGET}x the matrix")
 
-    print(f"\nTraining throughput, default network, {epochs} epochs, batch {BATCH_SIZE}")
+    print(
+        f"\nTraining throughput, default network, {epochs} epochs, batch {BATCH_SIZE}"
+    )
     print_table(
-        ["backend", "threads", "fit s", "rows/s", "import s", "peak MiB", "test accuracy"],
+        [
+            "backend",
+            "threads",
+            "fit s",
+            "rows/s",
+            "import s",
+            "peak MiB",
+            "test accuracy",
+        ],
         [
             [
                 backend,

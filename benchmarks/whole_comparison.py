@@ -196,7 +196,9 @@ def print_report(result: dict[str, Any], repetitions: int) -> None:
             ]
         ],
     )
-    print("\nFit time per backend: irisfw compare --backend NAME against the plain script")
+    print(
+        "\nFit time per backend: irisfw compare --backend NAME against the plain script"
+    )
     rows = []
     for backend, figures in result["backends"].items():
         rows.append(
@@ -241,7 +243,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="irisfw-bench-") as folder:
         for index in range(arguments.repetitions):
             record = repetition(index, Path(folder))
-            hashes = {figures["features_sha256"] for figures in record["plain"].values()}
+            hashes = {
+                figures["features_sha256"] for figures in record["plain"].values()
+            }
             if hashes != {expected}:
                 sys.exit("the plain scripts' split differs from irisfw's prepared data")
             records.append(record)

@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from irisfw.columns import label_candidates, resolve_target, strip_labels
 from irisfw.errors import DataError
 from irisfw.results import DataSummary, ExcludedColumn
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from irisfw.loading import Table
+
+# pandas and scikit-learn are imported inside the functions that prepare
+# data, because a run's worker only loads PreparedData (load_prepared), and
+# the two imports cost it about 2 s on the benchmark machine of
+# docs/benchmarks.md.
 
 DEFAULT_TEST_SIZE = 0.3
 
@@ -144,6 +147,11 @@ def prepare(
     split of ``test_size`` seeded with ``seed``. ``seed`` is recorded as the
     split seed either way.
     """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import OneHotEncoder
+
+    from irisfw.columns import resolve_target, strip_labels
+
     if not 0 < test_size < 1:
         raise DataError(
             f"test size {test_size} is out of range; pass --test-size between 0 and 1"
@@ -202,6 +210,8 @@ def prepare(
 
 
 def _is_text(column: pd.Series) -> bool:
+    import pandas as pd
+
     return not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(
         column
     )
@@ -216,6 +226,8 @@ def _feature_columns(
     in the training rows. A value seen only in test rows encodes as all zeros.
     Numeric columns are returned without a copy where pandas allows it.
     """
+    from sklearn.preprocessing import OneHotEncoder
+
     columns: list[tuple[str, np.ndarray]] = []
     for column in features.columns:
         values = features[column]
@@ -246,6 +258,8 @@ def _scaled_features(
     scaled first and then rounded to float32, as scaling the whole matrix
     would do.
     """
+    from sklearn.preprocessing import StandardScaler
+
     columns = _feature_columns(features, train_index)
     x_train = np.empty((len(train_index), len(columns)), dtype=np.float32)
     x_test = np.empty((len(test_index), len(columns)), dtype=np.float32)
@@ -312,16 +326,16 @@ def _validate(
             bad_rows |= invalid
             columns.append(str(column))
     if columns:
-        rows = _first_rows(pd.Series(bad_rows))
+        rows = _first_rows(bad_rows)
         raise DataError(
             f"{int(bad_rows.sum())} rows have missing or non-finite values in"
             f" {', '.join(columns)} (first data rows: {rows}); fill or remove them"
         )
 
 
-def _first_rows(mask: pd.Series, limit: int = 5) -> str:
+def _first_rows(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
     """Format the first data-row numbers (1-based, header excluded) where mask is true."""
-    positions = np.flatnonzero(mask.to_numpy())[:limit] + 1
+    positions = np.flatnonzero(np.asarray(mask))[:limit] + 1
     return ", ".join(str(position) for position in positions)
 
 
@@ -347,6 +361,8 @@ def _check_split_possible(
     if small:
         name, count = small[0]
         if len(small) > 1:
+            from irisfw.columns import label_candidates
+
             candidates = label_candidates(features)
             fix = (
                 f"pass --target {candidates[0]} if that column is the label"
