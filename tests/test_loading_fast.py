@@ -289,3 +289,25 @@ def test_read_clean_csv_without_label(tmp_path, engine):
     assert result.label is None
     assert result.frame["y"].tolist() == [2.0, 4.25]
     assert result.frame["y"].dtype == np.float64
+
+
+def test_boolean_column_takes_careful_path(tmp_path, engine):
+    flags = ["TRUE" if index % 2 else "false" for index in range(40)]
+    rows = [f"{index / 10},{flags[index]},{'abc'[index % 3]}" for index in range(40)]
+    path = write(tmp_path, "x,flag,species\n" + "\n".join(rows) + "\n")
+
+    fast = load(path, fast=True)
+
+    assert fast.csv_reader == "python"
+    assert fast.frame["flag"].tolist()[:2] == ["false", "TRUE"]
+    assert_same_table(fast, load(path, fast=False))
+
+
+def test_zero_one_column_read_fast(tmp_path, engine):
+    rows = [f"{index / 10},{index % 2},{'abc'[index % 3]}" for index in range(40)]
+    path = write(tmp_path, "x,flag,species\n" + "\n".join(rows) + "\n")
+
+    fast = load(path, fast=True)
+
+    assert fast.csv_reader == engine
+    assert_same_table(fast, load(path, fast=False))

@@ -58,16 +58,16 @@ SAMPLE_LINE_COUNT = 2 * SAMPLE_LINES
 SAMPLE_STEP_BYTES = 1 << 20
 # A sample that needs more bytes than this (very long lines) is not read fast.
 MAX_SAMPLE_BYTES = 64 << 20
-# pyarrow's block size and pandas' chunk size: large enough to amortise the
-# per-chunk work, small enough that one chunk's parse buffers stay far below
-# the size of the table. pyarrow reads ahead: with 4 MiB blocks its memory
+# pyarrow's block size: large enough to amortise the per-block work, small
+# enough that the parse buffers stay far below the size of the table.
+# pyarrow reads ahead: with 4 MiB blocks its memory
 # pool peaked at 150 MiB on a 180 MB file, with 1 MiB blocks at 40 MiB, and
 # reading was no slower (pyarrow 26, benchmarks/scale.py).
 ARROW_BLOCK_BYTES = 1 << 20
-PANDAS_CHUNK_ROWS = 65536
-# pandas' C parser reads True, TRUE, true, False, FALSE and false as 1.0 and
-# 0.0 even in a float64 column, where the careful reader sees text. A file
-# holding any of these byte strings is not read with pandas.
+# Rows per chunk for pandas' C parser; the preallocated columns take each
+# chunk, so the parser never holds the whole file's text at once.
+PANDAS_CHUNK_ROWS = 131072
+# Parts of pandas' spellings of booleans: True, TRUE, true, False, FALSE, false.
 PANDAS_BOOLEAN_PARTS = (b"rue", b"RUE", b"alse", b"ALSE")
 
 
@@ -94,7 +94,6 @@ class CleanCsv:
 class _ByteScan:
     line_ending: str
     size: int
-    pandas_booleans: bool
 
 
 def default_engine() -> str:
@@ -142,9 +141,7 @@ def _read(
 ) -> CleanCsv:
     if encoding is not None and check_encoding(encoding) != "utf-8":
         raise _NotClean(f"encoding {encoding} is not UTF-8")
-    scan = _scan_bytes(path, pandas_booleans=engine == "pandas")
-    if scan.pandas_booleans:
-        raise _NotClean("a cell may be TRUE or FALSE, which pandas reads as 1 and 0")
+    scan = _scan_bytes(path)
     used_delimiter, columns, header_kind = _sample_layout(
         path, _read_sample(path), delimiter, header
     )
@@ -198,14 +195,10 @@ def _read(
     )
 
 
-def _scan_bytes(path: Path, *, pandas_booleans: bool) -> _ByteScan:
-    """Find the kinds of line ending and check the file's first bytes, chunk by chunk.
-
-    With ``pandas_booleans``, also look for the spellings of booleans that
-    pandas' C parser reads as numbers.
-    """
+def _scan_bytes(path: Path) -> _ByteScan:
+    """Find the kinds of line ending and check the file's first bytes, chunk by chunk."""
     crlf = cr = 0
-    lone_lf = booleans = False
+    lone_lf = False
     tail = b""
     size = 0
     try:
@@ -226,21 +219,13 @@ def _scan_bytes(path: Path, *, pandas_booleans: bool) -> _ByteScan:
                     lone_lf = lone_lf or chunk.count(b"\n") > chunk_crlf + split
                 else:
                     lone_lf = lone_lf or b"\n" in chunk[split:]
-                if pandas_booleans and not booleans:
-                    # The joined tail finds a word split between two chunks.
-                    joined = tail + chunk[:8]
-                    booleans = any(
-                        part in chunk or part in joined for part in PANDAS_BOOLEAN_PARTS
-                    )
-                tail = chunk[-8:]
+                tail = chunk[-1:]
     except OSError as exc:
         raise _NotClean(f"cannot read the file: {exc.strerror}") from None
     if size == 0:
         raise _NotClean("empty file")
     return _ByteScan(
-        line_ending=line_ending_name(crlf, cr - crlf, int(lone_lf)),
-        size=size,
-        pandas_booleans=booleans,
+        line_ending=line_ending_name(crlf, cr - crlf, int(lone_lf)), size=size
     )
 
 
@@ -416,10 +401,16 @@ def _read_with_pandas(
     label: str | None,
     capacity: int,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, list]:
+    """Read the file in chunks with pandas' C parser, features as float64.
+
+    The label is read as a category, so pandas keeps one object per distinct
+    label instead of one string per row.
+    """
     types: dict[str, object] = {name: np.float64 for name in columns if name != label}
     if label is not None:
-        types[label] = object
+        types[label] = "category"
     output = _Columns(columns, label, capacity)
+    zeros_and_ones = False
     try:
         chunks = pd.read_csv(
             path,
@@ -443,34 +434,75 @@ def _read_with_pandas(
                 part = output.reserve(len(chunk))
                 for name in columns:
                     if name == label:
-                        codes, uniques = pd.factorize(chunk[name].to_numpy())
-                        output.add_labels(part, codes, list(uniques))
-                    else:
-                        output.features[name][part] = chunk[name].to_numpy()
+                        categorical = chunk[name]
+                        output.add_labels(
+                            part,
+                            categorical.cat.codes.to_numpy(),
+                            list(categorical.cat.categories),
+                        )
+                        continue
+                    values = chunk[name].to_numpy()
+                    output.features[name][part] = values
+                    zeros_and_ones = zeros_and_ones or _only_zeros_and_ones(values)
     except (ValueError, pd.errors.ParserError, OSError) as exc:
         raise _NotClean(f"pandas: {exc}") from None
+    # pandas converts a chunk of a float64 column whose cells are all True,
+    # TRUE, true, False, FALSE or false to 1.0 and 0.0, where the careful
+    # reader sees text. Only then does a chunk column hold nothing but 0 and 1,
+    # and only then is the file searched for those words.
+    if zeros_and_ones and _has_boolean_words(path):
+        raise _NotClean("a cell may be TRUE or FALSE, which pandas reads as 1 and 0")
     return output.result()
+
+
+def _only_zeros_and_ones(values: np.ndarray) -> bool:
+    return bool(np.all((values == 0) | (values == 1)))
+
+
+def _has_boolean_words(path: Path) -> bool:
+    """Return whether the file contains true or false in any of pandas' spellings."""
+    tail = b""
+    with path.open("rb") as handle:
+        while chunk := handle.read(SCAN_BYTES):
+            # The joined tail finds a word split between two chunks.
+            joined = tail + chunk[:8]
+            if any(part in chunk or part in joined for part in PANDAS_BOOLEAN_PARTS):
+                return True
+            tail = chunk[-8:]
+    return False
 
 
 def _labels(codes: np.ndarray, uniques: list) -> np.ndarray:
     """Return the labels as the careful reader types them.
 
-    Every distinct label must be text that the careful reader would read the
-    same way: no whitespace around it, no quote character, not a missing-value
-    token. Labels that are all finite numbers become float64.
+    The careful reader reads labels that are all numbers with
+    ``pandas.to_numeric``: int64 when all are integers, float64 otherwise.
+    ``uniques`` holds the distinct labels as text (pyarrow) or, when pandas
+    found them all numeric, as numbers. Text labels must read the same way
+    in the careful reader: no whitespace around them, no quote character, no
+    NUL, not a missing-value token.
     """
-    for value in uniques:
-        if not isinstance(value, str):
-            raise _NotClean("a missing label")
-        if (
-            value != value.strip()
-            or '"' in value
-            or "\x00" in value
-            or value.lower() in MISSING_TOKENS
-        ):
-            raise _NotClean(f"label {value!r} needs the careful reader")
-    numbers = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
+    if uniques and all(isinstance(value, str) for value in uniques):
+        for value in uniques:
+            if (
+                value != value.strip()
+                or '"' in value
+                or "\x00" in value
+                or value.lower() in MISSING_TOKENS
+            ):
+                raise _NotClean(f"label {value!r} needs the careful reader")
+        numbers = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce")
+    elif all(isinstance(value, int | float | np.number) for value in uniques):
+        numbers = pd.Series(uniques)
+    else:
+        raise _NotClean("labels of mixed types")
+    if pd.api.types.is_integer_dtype(numbers):
+        return numbers.to_numpy(dtype=np.int64)[codes]
     values = numbers.to_numpy(dtype=np.float64)
     if np.isfinite(values).all():
         return values[codes]
+    if not isinstance(uniques[0], str):
+        # pandas read these labels as numbers, and NaN or inf among them has
+        # no text form to keep.
+        raise _NotClean("a label that is not a finite number")
     return np.array(uniques, dtype=object)[codes]

@@ -252,26 +252,35 @@ def _scaled_features(
     """Scale each feature column by its training rows into float32 matrices.
 
     Returns the training and test matrices, the scaler's means and scales
-    (float64) and the feature names. A StandardScaler is fit and applied one
-    column at a time, writing straight into the float32 outputs, so no
-    float64 copy of the whole feature matrix is made. The float64 values are
-    scaled first and then rounded to float32, as scaling the whole matrix
-    would do.
+    (float64) and the feature names. A StandardScaler is fit to one column
+    at a time, and the column is scaled in float64 as its ``transform``
+    does, then rounded to float32, so no float64 copy of the whole feature
+    matrix is made. The scaled columns fill one row each of a transposed
+    float32 buffer, which is faster than writing strided matrix columns,
+    and one transpose gives the row-major matrices.
     """
     from sklearn.preprocessing import StandardScaler
 
     columns = _feature_columns(features, train_index)
-    x_train = np.empty((len(train_index), len(columns)), dtype=np.float32)
-    x_test = np.empty((len(test_index), len(columns)), dtype=np.float32)
+    train_columns = np.empty((len(columns), len(train_index)), dtype=np.float32)
+    test_columns = np.empty((len(columns), len(test_index)), dtype=np.float32)
     mean = np.empty(len(columns), dtype=np.float64)
     scale = np.empty(len(columns), dtype=np.float64)
     for position, (_, values) in enumerate(columns):
-        train_values = values[train_index].reshape(-1, 1)
-        scaler = StandardScaler(copy=False).fit(train_values)
+        train_values = values[train_index]
+        scaler = StandardScaler().fit(train_values.reshape(-1, 1))
         mean[position] = scaler.mean_[0]
         scale[position] = scaler.scale_[0]
-        x_train[:, position] = scaler.transform(train_values)[:, 0]
-        x_test[:, position] = scaler.transform(values[test_index].reshape(-1, 1))[:, 0]
+        for part, output in (
+            (train_values, train_columns),
+            (values[test_index], test_columns),
+        ):
+            part -= mean[position]
+            part /= scale[position]
+            output[position] = part
+    x_train = np.ascontiguousarray(train_columns.T)
+    del train_columns
+    x_test = np.ascontiguousarray(test_columns.T)
     names = tuple(name for name, _ in columns)
     return x_train, x_test, mean, scale, names
 
