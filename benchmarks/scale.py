@@ -5,10 +5,11 @@ Run from the repository root, with all four backends installed:
     python benchmarks/scale.py [--rows N] [--repetitions N] [--epochs N]
                                [--skip-careful] [--keep-file] [--output PATH]
 
-The script writes a synthetic classification CSV file with scikit-learn's
-``make_classification`` (1,000,000 rows, 20 features, 3 classes, a header
-line and an integer ``class`` column, values rounded to 5 decimals) into a
-temporary folder, and deletes it at the end unless ``--keep-file`` is given.
+The script writes a synthetic classification CSV file into a temporary
+folder with scikit-learn's ``make_classification``: 1,000,000 rows, 20
+features, 3 classes, a header line and an integer ``class`` column, values
+rounded to 5 decimals. It deletes the file at the end unless
+``--keep-file`` is given.
 
 Preparation: each variant runs in its own process, which imports its
 libraries first and then reads (and for irisfw prepares) the file:

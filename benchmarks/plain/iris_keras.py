@@ -1,9 +1,9 @@
 """Train the default irisfw spec on Iris with plain Keras 3, without irisfw.
 
-The spec: one hidden layer of 16 ReLU units and a softmax output layer, Adam
-with learning rate 0.01, betas 0.9 and 0.999 and epsilon 1e-8, 100 epochs,
-batches of 16, categorical cross-entropy, seed 0, on the split that
-``iris_split`` builds. Keras runs on the engine that ``KERAS_BACKEND``
+The spec: one hidden layer of 16 ReLU units and a softmax output layer,
+Adam with learning rate 0.01, betas 0.9 and 0.999 and epsilon 1e-8. It
+trains 100 epochs with batches of 16 and categorical cross-entropy, seed 0,
+on the split that ``iris_split`` builds. Keras runs on the engine that ``KERAS_BACKEND``
 names, TensorFlow by default, as irisfw's keras backend does. Prints one JSON
 line with the import, fit and predict times and the test accuracy. Run it as
 ``python benchmarks/plain/iris_keras.py``.

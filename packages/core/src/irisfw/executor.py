@@ -115,7 +115,8 @@ def _exit_without_teardown() -> None:
     Interpreter teardown took TensorFlow and Keras workers about 1.6 s and
     torch workers about 0.8 s after their last output (benchmark machine of
     docs/benchmarks.md), and the parent waits for a worker to exit before it
-    starts the next run. The worker holds nothing that teardown would save.
+    starts the next run. Teardown would save nothing: the result is sent and
+    the worker writes no files.
     """
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):

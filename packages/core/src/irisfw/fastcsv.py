@@ -8,12 +8,12 @@ number in every feature cell. ``read_clean_csv`` reads such a file with
 pyarrow's streaming CSV reader (or pandas' C parser when pyarrow is not
 installed), chunk by chunk, into preallocated float64 columns.
 
-It returns None as soon as anything differs from that case: a quirk found in
-the sample (byte-order mark, Excel ``sep=`` line, space delimiter,
+It returns None as soon as anything differs from that case. That is a quirk
+found in the sample (byte-order mark, Excel ``sep=`` line, space delimiter,
 scikit-learn's metadata line, trailing empty fields, a header below line 1,
-a quoted line break), or a problem found while reading (a wrong field count,
-a missing, infinite or non-numeric feature value, an empty, NA or padded
-label, NUL bytes). The caller then reads the file again with the careful
+a quoted line break). It is also a problem found while reading (a wrong
+field count, a missing, infinite or non-numeric feature value, an empty, NA
+or padded label, NUL bytes). The caller then reads the file again with the careful
 reader, which finds the same problem and reports it with line numbers. A
 file read here gives the same table as the careful reader gives.
 """
@@ -53,7 +53,7 @@ ENGINES = ("pyarrow", "pandas")
 # Bytes read per step when scanning the whole file for line endings and NULs.
 SCAN_BYTES = 16 << 20
 # Lines decoded for delimiter and header detection. The careful reader looks
-# at the first SAMPLE_LINES lines, so the sample holds at least that many.
+# at the first SAMPLE_LINES lines, so the sample contains at least that many.
 SAMPLE_LINE_COUNT = 2 * SAMPLE_LINES
 SAMPLE_STEP_BYTES = 1 << 20
 # A sample that needs more bytes than this (very long lines) is not read fast.
@@ -64,15 +64,15 @@ MAX_SAMPLE_BYTES = 64 << 20
 # pool peaked at 150 MiB on a 180 MB file, with 1 MiB blocks at 40 MiB, and
 # reading was no slower (pyarrow 26, benchmarks/scale.py).
 ARROW_BLOCK_BYTES = 1 << 20
-# Rows per chunk for pandas' C parser; the preallocated columns take each
-# chunk, so the parser never holds the whole file's text at once.
+# Rows per chunk for pandas' C parser. Each chunk is copied into the
+# preallocated columns, so the parser never keeps the whole file's text.
 PANDAS_CHUNK_ROWS = 131072
 # Parts of pandas' spellings of booleans: True, TRUE, true, False, FALSE, false.
 PANDAS_BOOLEAN_PARTS = (b"rue", b"RUE", b"alse", b"ALSE")
 
 
 class _NotClean(Exception):
-    """The file needs the careful reader; the message says why."""
+    """The file needs the careful reader, for the reason in the message."""
 
 
 @dataclass
@@ -157,7 +157,7 @@ def _read(
             raise _NotClean(str(exc)) from None
 
     # A data row has at least one character per field, and a delimiter or
-    # line end after each, so the file holds at most size / (2 * columns)
+    # line end after each, so the file contains at most size / (2 * columns)
     # rows. np.empty only reserves that address space, and pages take memory
     # when rows are written into them.
     capacity = scan.size // (2 * len(columns)) + 1

@@ -50,7 +50,7 @@ class Table:
     source and ``dropped_rows`` those that ``--missing drop`` removed.
     ``csv_reader`` names the reader of a CSV file: ``pyarrow`` or ``pandas``
     (the fast path in ``irisfw.fastcsv``) or ``python`` (the careful reader
-    in ``irisfw.csvio``); it is None for a dataset.
+    in ``irisfw.csvio``). It is None for a dataset.
     """
 
     frame: pd.DataFrame

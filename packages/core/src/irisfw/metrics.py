@@ -1,12 +1,12 @@
 """Classification metrics computed the same way for every backend.
 
-The formulas are scikit-learn's (``accuracy_score``, ``log_loss``,
+The formulas are scikit-learn's ``accuracy_score``, ``log_loss``,
 ``precision_recall_fscore_support`` and ``f1_score`` with
-``zero_division=0``, ``confusion_matrix``), written with NumPy in the same
-order of operations, so the values are the same; tests compare them with
-scikit-learn 1.9. Every run's worker computes them, and importing
-``sklearn.metrics`` there would cost it about 1.5 s on the benchmark
-machine of docs/benchmarks.md.
+``zero_division=0``, and ``confusion_matrix``. They are written with NumPy
+in the same order of operations, so the values are the same, and
+tests/test_metrics.py compares them with scikit-learn 1.9. Every run's
+worker computes them, and importing ``sklearn.metrics`` there would cost it
+about 1.5 s on the benchmark machine of docs/benchmarks.md.
 """
 
 from __future__ import annotations
