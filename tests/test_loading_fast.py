@@ -311,3 +311,24 @@ def test_zero_one_column_read_fast(tmp_path, engine):
 
     assert fast.csv_reader == engine
     assert_same_table(fast, load(path, fast=False))
+
+
+def test_refused_reservation_counts_lines(tmp_path, engine, monkeypatch):
+    path = write(tmp_path, "x,y,z,species\n" + "\n".join(numeric_rows(30)) + "\n")
+    capacities = []
+    allocate = fastcsv._Columns.__init__
+
+    def refuse_first(self, names, label, capacity):
+        capacities.append(capacity)
+        if len(capacities) == 1:
+            raise MemoryError
+        allocate(self, names, label, capacity)
+
+    monkeypatch.setattr(fastcsv._Columns, "__init__", refuse_first)
+
+    table = load(path, fast=True)
+
+    assert table.csv_reader == engine
+    assert len(capacities) == 2
+    assert capacities[1] == 32
+    assert len(table.frame) == 30

@@ -162,9 +162,16 @@ def _read(
     # when rows are written into them.
     capacity = scan.size // (2 * len(columns)) + 1
     read = _read_with_pyarrow if engine == "pyarrow" else _read_with_pandas
-    features, codes, uniques = read(
-        path, used_delimiter, columns, has_header, label, capacity
-    )
+    try:
+        features, codes, uniques = read(
+            path, used_delimiter, columns, has_header, label, capacity
+        )
+    except MemoryError:
+        # The operating system may refuse to reserve that much address space
+        # for a large file of short rows; count the lines and reserve that.
+        features, codes, uniques = read(
+            path, used_delimiter, columns, has_header, label, _count_lines(path)
+        )
     for name, values in features.items():
         if not np.isfinite(values).all():
             raise _NotClean(f"column {name!r} has a missing or infinite value")
@@ -227,6 +234,16 @@ def _scan_bytes(path: Path) -> _ByteScan:
     return _ByteScan(
         line_ending=line_ending_name(crlf, cr - crlf, int(lone_lf)), size=size
     )
+
+
+def _count_lines(path: Path) -> int:
+    """Return an upper bound of the file's lines: its LFs or CRs, plus one."""
+    lf = cr = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(SCAN_BYTES):
+            lf += chunk.count(b"\n")
+            cr += chunk.count(b"\r")
+    return max(lf, cr) + 1
 
 
 def _check_start(chunk: bytes) -> None:
