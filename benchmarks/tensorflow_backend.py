@@ -13,7 +13,8 @@ ten-seed mean moves with the initial weights and the shuffling alone.
 Part 2 times ``TensorFlowBackend.fit`` against two hand-written TensorFlow
 scripts for the same spec on the seed-0 split:
 
-- ``plain_step_loop``: the loop of TensorFlow's custom-training guide, a
+- ``plain_step_loop``: ``train_step_loop`` in ``plain/iris_tensorflow.py``,
+  the loop of TensorFlow's custom-training guide, a
   ``tf.function`` train step called from Python for each batch of a
   shuffled ``tf.data`` pipeline. This is the reference for the target.
 - ``plain_epoch_loop``: one ``tf.function`` per epoch that loops over the
@@ -38,10 +39,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -56,6 +57,15 @@ from irisfw.prepare import PreparedData, prepare
 from irisfw.spec import ModelSpec
 from irisfw_tensorflow.backend import TensorFlowBackend
 
+# The plain scripts import their helpers by name from their own folder.
+sys.path.insert(0, str(Path(__file__).parent / "plain"))
+from iris_tensorflow import (
+    PlainAdam,
+    PlainModel,
+    make_train_step,
+    train_step_loop,
+)
+
 SEEDS = range(10)
 SPREAD_OFFSETS = range(0, 800, 100)
 ACCURACY_TARGET = 0.95
@@ -66,89 +76,20 @@ DEFAULT_OUTPUT = Path(__file__).parent / "results" / "tensorflow_backend.json"
 PlainFit = Callable[[PreparedData, ModelSpec], Callable[[np.ndarray], np.ndarray]]
 
 
-class PlainModel:
-    """ReLU hidden layers and a linear output layer, He and Glorot uniform weights."""
-
-    def __init__(self, data: PreparedData, spec: ModelSpec) -> None:
-        generator = tf.random.Generator.from_seed(spec.seed)
-        sizes = [data.n_features, *spec.hidden_layers, data.n_classes]
-        self.weights = []
-        self.biases = []
-        for index in range(len(sizes) - 1):
-            fan_in, fan_out = sizes[index], sizes[index + 1]
-            is_output = index == len(sizes) - 2
-            limit = math.sqrt(6 / (fan_in + fan_out) if is_output else 6 / fan_in)
-            initial = generator.uniform((fan_in, fan_out), -limit, limit)
-            self.weights.append(tf.Variable(initial))
-            self.biases.append(tf.Variable(tf.zeros([fan_out])))
-        self.variables = self.weights + self.biases
-
-    def __call__(self, x: tf.Tensor) -> tf.Tensor:
-        for weight, bias in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            x = tf.nn.relu(x @ weight + bias)
-        return x @ self.weights[-1] + self.biases[-1]
-
-
-class PlainAdam:
-    """Adam written out in TensorFlow ops, with the bias-corrected step size."""
-
-    def __init__(self, variables: list[tf.Variable], learning_rate: float) -> None:
-        self.variables = variables
-        self.learning_rate = learning_rate
-        self.step = tf.Variable(0.0)
-        self.m = [tf.Variable(tf.zeros_like(v)) for v in variables]
-        self.v = [tf.Variable(tf.zeros_like(v)) for v in variables]
-
-    def apply(self, gradients: list[tf.Tensor]) -> None:
-        step = self.step.assign_add(1.0)
-        rate = self.learning_rate * tf.sqrt(1 - 0.999**step) / (1 - 0.9**step)
-        for variable, gradient, m, v in zip(
-            self.variables, gradients, self.m, self.v, strict=True
-        ):
-            m.assign(0.9 * m + 0.1 * gradient)
-            v.assign(0.999 * v + 0.001 * tf.square(gradient))
-            variable.assign_sub(rate * m / (tf.sqrt(v) + 1e-8))
-
-
-def make_train_step(model: PlainModel, optimizer: PlainAdam) -> Callable[..., Any]:
-    def train_step(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        with tf.GradientTape() as tape:
-            logits = model(x)
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits)
-            )
-        optimizer.apply(tape.gradient(loss, model.variables))
-        predicted = tf.argmax(logits, axis=1, output_type=tf.int32)
-        return loss, tf.reduce_sum(tf.cast(predicted == y, tf.int32))
-
-    return train_step
-
-
 def plain_step_loop(
     data: PreparedData, spec: ModelSpec
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """Train with a per-batch ``tf.function`` step fed by ``tf.data``."""
-    model = PlainModel(data, spec)
-    optimizer = PlainAdam(model.variables, spec.learning_rate)
-    train_step = tf.function(make_train_step(model, optimizer), reduce_retracing=True)
-    rows = len(data.y_train)
-    dataset = (
-        tf.data.Dataset.from_tensor_slices(
-            (data.x_train, data.y_train.astype(np.int32))
-        )
-        .shuffle(rows, seed=spec.seed, reshuffle_each_iteration=True)
-        .batch(spec.batch_size or rows)
+    """Train with ``train_step_loop`` of ``plain/iris_tensorflow.py``."""
+    model, _ = train_step_loop(
+        data.x_train,
+        data.y_train,
+        data.n_classes,
+        hidden_layers=spec.hidden_layers,
+        learning_rate=spec.learning_rate,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=spec.seed,
     )
-    history = []
-    for _ in range(spec.epochs):
-        # Tensors accumulate the epoch's figures, so no batch waits for a
-        # conversion to Python.
-        loss_sum, correct = tf.constant(0.0), tf.constant(0)
-        for x, y in dataset:
-            loss, batch_correct = train_step(x, y)
-            loss_sum += loss * tf.cast(tf.shape(x)[0], tf.float32)
-            correct += batch_correct
-        history.append((float(loss_sum) / rows, int(correct) / rows))
     return lambda features: tf.nn.softmax(model(tf.constant(features))).numpy()
 
 
@@ -156,7 +97,7 @@ def plain_epoch_loop(
     data: PreparedData, spec: ModelSpec
 ) -> Callable[[np.ndarray], np.ndarray]:
     """Train with one ``tf.function`` per epoch that loops over the batches."""
-    model = PlainModel(data, spec)
+    model = PlainModel(data.n_features, spec.hidden_layers, data.n_classes, spec.seed)
     optimizer = PlainAdam(model.variables, spec.learning_rate)
     train_step = make_train_step(model, optimizer)
     x_train = tf.constant(data.x_train)

@@ -8,8 +8,9 @@ Part 1 trains the default ModelSpec with the torch backend on Iris for seeds
 0 to 9. Each seed drives both the split and the spec, as ``irisfw compare
 --seed`` does, and the script prints the mean test accuracy.
 
-Part 2 times ``TorchBackend.fit`` against ``plain_fit`` below, a hand-written
-PyTorch loop for the same spec, epochs and batch size, on the seed-0 split.
+Part 2 times ``TorchBackend.fit`` against ``train`` in ``plain/iris_torch.py``,
+a hand-written PyTorch loop for the same spec, epochs and batch size, on the
+seed-0 split.
 torch is imported before any timing, so neither side pays for the import.
 The two sides alternate within each repetition so that background load on the
 machine affects both alike, and the script reports medians and their ratio,
@@ -25,6 +26,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,6 +44,10 @@ from irisfw.runner import RunRequest, execute_run
 from irisfw.spec import ModelSpec
 from irisfw_torch.backend import TorchBackend
 
+# The plain scripts import their helpers by name from their own folder.
+sys.path.insert(0, str(Path(__file__).parent / "plain"))
+from iris_torch import train as train_plain_loop
+
 SEEDS = range(10)
 ACCURACY_TARGET = 0.95
 RATIO_TARGET = 1.2
@@ -51,50 +57,22 @@ DEFAULT_OUTPUT = Path(__file__).parent / "results" / "torch_backend.json"
 def plain_fit(
     data: PreparedData, spec: ModelSpec, threads: int | None
 ) -> tuple[nn.Module, list[tuple[float, float]]]:
-    """Train ``spec`` with a plain PyTorch loop and return the module and its history.
+    """Train ``spec`` with the plain PyTorch loop of ``plain/iris_torch.py``.
 
-    This is the loop a PyTorch user writes by hand: a seeded permutation per
-    epoch, batches indexed from it, and the epoch loss and training accuracy
-    accumulated with ``.item()``. It supports the default spec's settings
-    (ReLU, Adam, cross-entropy), which is all the benchmark trains.
+    The loop supports the default spec's settings (ReLU, Adam,
+    cross-entropy), which is all the benchmark trains.
     """
-    if threads is not None:
-        torch.set_num_threads(threads)
-    torch.manual_seed(spec.seed)
-    layers: list[nn.Module] = []
-    inputs = data.n_features
-    for units in spec.hidden_layers:
-        layers += [nn.Linear(inputs, units), nn.ReLU()]
-        inputs = units
-    model = nn.Sequential(*layers, nn.Linear(inputs, data.n_classes))
-    optimizer = torch.optim.Adam(
-        model.parameters(), lr=spec.learning_rate, betas=(0.9, 0.999), eps=1e-8
+    return train_plain_loop(
+        data.x_train,
+        data.y_train,
+        data.n_classes,
+        hidden_layers=spec.hidden_layers,
+        learning_rate=spec.learning_rate,
+        epochs=spec.epochs,
+        batch_size=spec.batch_size,
+        seed=spec.seed,
+        threads=threads,
     )
-    loss_function = nn.CrossEntropyLoss()
-
-    x = torch.tensor(data.x_train)
-    y = torch.tensor(data.y_train)
-    rows = len(y)
-    batch_size = rows if spec.batch_size is None else min(spec.batch_size, rows)
-    generator = torch.Generator().manual_seed(spec.seed)
-    history = []
-    model.train()
-    for _ in range(spec.epochs):
-        permutation = torch.randperm(rows, generator=generator)
-        total_loss = 0.0
-        correct = 0
-        for start in range(0, rows, batch_size):
-            index = permutation[start : start + batch_size]
-            features, labels = x[index], y[index]
-            logits = model(features)
-            loss = loss_function(logits, labels)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total_loss += loss.item() * len(index)
-            correct += int((logits.argmax(dim=1) == labels).sum().item())
-        history.append((total_loss / rows, correct / rows))
-    return model, history
 
 
 def measure_accuracy() -> list[dict[str, Any]]:

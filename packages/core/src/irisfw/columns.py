@@ -26,6 +26,10 @@ MAX_LABEL_VALUES = 20
 INDEX_NAME = re.compile(r"unnamed: \d+|rownames|row\.names|index|id")
 # Below this many rows, integers in increasing order are too likely by chance.
 MIN_ROWS_FOR_ORDER = 10
+# Rows whose distinct values are counted first when checking whether a column
+# maps one-to-one onto the label. More distinct values there than labels in
+# the whole column rule the mapping out without hashing every row.
+ONE_TO_ONE_PREFIX_ROWS = 1000
 
 DROPPED = "dropped by --drop-column"
 EMPTY = "empty in every row"
@@ -153,10 +157,13 @@ def find_excluded(
         )
     excluded = [ExcludedColumn(name=name, reason=DROPPED) for name in dropped]
     warnings = []
+    label_count = labels.nunique()
     for column in frame.columns:
         if column == target or column in dropped or column in keep_names:
             continue
-        reason = leak_reason(frame[column], str(column), labels, target)
+        reason = leak_reason(
+            frame[column], str(column), labels, target, label_count=label_count
+        )
         if reason is None:
             continue
         excluded.append(ExcludedColumn(name=str(column), reason=reason))
@@ -168,9 +175,17 @@ def find_excluded(
 
 
 def leak_reason(
-    values: pd.Series, name: str, labels: pd.Series, target: str
+    values: pd.Series,
+    name: str,
+    labels: pd.Series,
+    target: str,
+    *,
+    label_count: int | None = None,
 ) -> str | None:
     """Return why the column should not be a feature, or None if it may be one.
+
+    ``label_count`` is the number of distinct labels, when the caller has
+    counted them already.
 
     NOTE: a shuffled identifier under a name other than the index names is
     not detected, because its values look like any integer feature.
@@ -178,16 +193,15 @@ def leak_reason(
     present = values.dropna()
     if present.empty:
         return EMPTY
-    distinct = present.nunique() == len(present)
-    if (
-        distinct
-        and len(present) >= MIN_ROWS_FOR_ORDER
-        and _increasing_integers(present)
-    ):
+    # Strictly increasing values are distinct, so no count of distinct values
+    # is needed for this check.
+    if len(present) >= MIN_ROWS_FOR_ORDER and _increasing_integers(present):
         return ROW_ORDER
-    if distinct and INDEX_NAME.fullmatch(name.strip().lower()):
+    if INDEX_NAME.fullmatch(name.strip().lower()) and present.nunique() == len(present):
         return ROW_INDEX
-    if _one_to_one(values, labels):
+    if label_count is None:
+        label_count = labels.nunique()
+    if _one_to_one(values, labels, label_count):
         return f"maps one-to-one onto the label {target!r}"
     return None
 
@@ -203,8 +217,20 @@ def _increasing_integers(values: pd.Series) -> bool:
     )
 
 
-def _one_to_one(values: pd.Series, labels: pd.Series) -> bool:
-    """Return whether each value names one label and each label one value."""
+def _one_to_one(values: pd.Series, labels: pd.Series, label_count: int) -> bool:
+    """Return whether each value names one label and each label one value.
+
+    ``label_count`` is the number of distinct labels in the whole column.
+    """
+    head = pd.DataFrame(
+        {
+            "value": values.iloc[:ONE_TO_ONE_PREFIX_ROWS],
+            "label": labels.iloc[:ONE_TO_ONE_PREFIX_ROWS],
+        }
+    ).dropna()
+    if head["value"].nunique() > label_count:
+        # More distinct values than labels rule out a one-to-one mapping.
+        return False
     both = pd.DataFrame({"value": values, "label": labels}).dropna()
     classes = both["label"].nunique()
     if classes < 2 or len(both) <= classes:

@@ -18,11 +18,11 @@ from rich.table import Table
 
 from irisfw.dataoptions import DataOptions
 from irisfw.errors import IrisfwError
-from irisfw.planning import CompareArguments, Settings, plan_pairs, resolve_settings
 from irisfw.plugins import Plugins
 
 if TYPE_CHECKING:
     from irisfw.loading import Table
+    from irisfw.planning import CompareArguments, Settings
     from irisfw.prepare import PreparedData
 
 logger = logging.getLogger(__name__)
@@ -150,6 +150,9 @@ def check_format(output_format: str) -> None:
 
 
 def run_compare(arguments: CompareArguments) -> int:
+    # Imported here so that irisfw backends does not pay for the config models.
+    from irisfw.planning import plan_pairs, resolve_settings
+
     check_format(arguments.output_format)
     settings = resolve_settings(arguments)
     if settings.jobs is not None and settings.jobs < 1:

@@ -268,8 +268,11 @@ def _strip_excel_separator_line(text: str) -> tuple[str, str | None]:
 
 def _line_ending(text: str) -> str:
     crlf = text.count("\r\n")
-    cr = text.count("\r") - crlf
-    lf = text.count("\n") - crlf
+    return line_ending_name(crlf, text.count("\r") - crlf, text.count("\n") - crlf)
+
+
+def line_ending_name(crlf: int, cr: int, lf: int) -> str:
+    """Name the line endings from the counts of CRLF, lone CR and lone LF."""
     kinds = [name for name, count in (("CRLF", crlf), ("CR", cr), ("LF", lf)) if count]
     if not kinds:
         return "none (one line)"

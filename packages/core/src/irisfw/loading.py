@@ -27,6 +27,7 @@ from irisfw.csvio import (
 )
 from irisfw.dataoptions import DataOptions
 from irisfw.errors import DataError
+from irisfw.fastcsv import read_clean_csv
 from irisfw.results import ExcludedColumn
 
 if TYPE_CHECKING:
@@ -47,6 +48,9 @@ class Table:
     ``frame`` keeps the source's column order. Numeric features are float64,
     other features are text. ``rows_read`` counts the data rows in the
     source and ``dropped_rows`` those that ``--missing drop`` removed.
+    ``csv_reader`` names the reader of a CSV file: ``pyarrow`` or ``pandas``
+    (the fast path in ``irisfw.fastcsv``) or ``python`` (the careful reader
+    in ``irisfw.csvio``). It is None for a dataset.
     """
 
     frame: pd.DataFrame
@@ -57,6 +61,7 @@ class Table:
     dialect: Dialect | None = None
     rows_read: int = 0
     dropped_rows: int = 0
+    csv_reader: str | None = None
 
     @property
     def feature_names(self) -> list[str]:
@@ -70,7 +75,9 @@ class _Source:
     ``text`` contains a CSV file's cells as strings (NaN where missing), from
     which the label column is typed. ``invalid`` marks text cells in a
     numeric column. ``lines`` contains each row's line in the file, or is
-    None for a dataset, whose rows are numbered from 1.
+    None for a dataset, whose rows are numbered from 1. ``clean`` is true
+    when the fast reader has checked that every feature cell is a finite
+    number and every label is present, so no row needs checking again.
     """
 
     where: str
@@ -83,6 +90,8 @@ class _Source:
     class_names: list[str] | None = None
     dialect: Dialect | None = None
     warnings: list[str] = field(default_factory=list)
+    clean: bool = False
+    csv_reader: str | None = None
 
     def numbers(self, positions: np.ndarray) -> list[int]:
         """Return the line (CSV) or 1-based row (dataset) of each row position."""
@@ -100,14 +109,20 @@ def load_table(
     datasets: dict[str, Dataset],
     target: str | None = None,
     options: DataOptions | None = None,
+    *,
+    fast: bool = True,
 ) -> Table:
-    """Load ``source``: an existing file path first, else a registered dataset."""
+    """Load ``source``: an existing file path first, else a registered dataset.
+
+    ``fast=False`` reads a CSV file with the careful reader only, skipping
+    the fast path (``irisfw.fastcsv``) that is tried first otherwise.
+    """
     options = options or DataOptions()
     path = Path(source).expanduser()
     if path.is_dir():
         raise DataError(f"data path {source!r} is a directory; pass a CSV file")
     if path.is_file():
-        loaded = _read_csv_source(path, options)
+        loaded = _read_csv_source(path, options, target=target, fast=fast)
     else:
         dataset = datasets.get(source)
         if dataset is None:
@@ -127,10 +142,36 @@ def read_feature_rows(path: Path, options: DataOptions | None = None) -> pd.Data
     No label column is expected, so no target checks apply; invalid cells are
     left as NaN for the caller to report.
     """
-    return _read_csv_source(path, options or DataOptions()).frame
+    return _read_csv_source(path, options or DataOptions(), labelled=False).frame
 
 
-def _read_csv_source(path: Path, options: DataOptions) -> _Source:
+def _read_csv_source(
+    path: Path,
+    options: DataOptions,
+    *,
+    target: str | None = None,
+    labelled: bool = True,
+    fast: bool = True,
+) -> _Source:
+    if fast:
+        clean = read_clean_csv(
+            path,
+            delimiter=options.delimiter,
+            encoding=options.encoding,
+            header=options.header,
+            target=target if labelled else None,
+            header_target=DEFAULT_TARGET if labelled else None,
+        )
+        if clean is not None:
+            has_header = clean.dialect.header.startswith("line")
+            return _Source(
+                where=f"data file '{path}'",
+                frame=clean.frame,
+                default_target=DEFAULT_TARGET if has_header else "-1",
+                dialect=clean.dialect,
+                clean=True,
+                csv_reader=clean.engine,
+            )
     records = read_records(
         path,
         delimiter=options.delimiter,
@@ -170,6 +211,7 @@ def _read_csv_source(path: Path, options: DataOptions) -> _Source:
         class_names=layout.class_names,
         dialect=dialect,
         warnings=warnings,
+        csv_reader="python",
     )
 
 
@@ -238,10 +280,14 @@ def _check(
             " pass --keep-column or another --target"
         )
 
-    problems = _Problems(loaded, frame[features], labels, invalid_labels, target_name)
-    keep = np.ones(len(frame), dtype=bool)
+    keep: np.ndarray | None = None
     dropped = 0
-    if problems.rows.any() or loaded.bad_rows:
+    problems = None
+    if not loaded.clean:
+        problems = _Problems(
+            loaded, frame[features], labels, invalid_labels, target_name
+        )
+    if problems is not None and (problems.rows.any() or loaded.bad_rows):
         if options.missing != "drop":
             fix = "fix them or pass --missing drop to drop those rows"
             header_line = problems.header_read_as_data()
@@ -257,13 +303,11 @@ def _check(
                 " is left after --missing drop; fix the file"
             )
 
-    result = frame.loc[keep, features].copy()
-    result[target_name] = _final_labels(labels[keep])
-    result = result[[column for column in frame.columns if column in result.columns]]
+    result = _result_frame(frame, features, target_name, labels, keep)
     for warning in loaded.warnings:
         logger.warning("%s", warning)
     return Table(
-        frame=result.reset_index(drop=True),
+        frame=result,
         source=source,
         target=target_name,
         excluded_columns=tuple(excluded),
@@ -271,12 +315,37 @@ def _check(
         dialect=loaded.dialect,
         rows_read=len(frame) + len(loaded.bad_rows),
         dropped_rows=dropped,
+        csv_reader=loaded.csv_reader,
     )
+
+
+def _result_frame(
+    frame: pd.DataFrame,
+    features: list[str],
+    target: str,
+    labels: pd.Series,
+    keep: np.ndarray | None,
+) -> pd.DataFrame:
+    """Return the kept rows of the features and the final labels, in source order.
+
+    With every row kept, the feature columns are shared with ``frame``
+    (pandas copies on write), so a large table is not copied here.
+    """
+    columns: dict[str, pd.Series] = {}
+    for column in frame.columns:
+        if column == target:
+            values = labels if keep is None else labels[keep]
+            columns[column] = _final_labels(values)
+        elif column in features:
+            columns[column] = frame[column] if keep is None else frame[column][keep]
+    return pd.DataFrame(columns, copy=False).reset_index(drop=True)
 
 
 def _labels(loaded: _Source, target: str) -> tuple[pd.Series, pd.Series]:
     """Return the label of each row (NaN where empty) and the invalid-label mask."""
     no_invalid = pd.Series(False, index=loaded.frame.index)
+    if loaded.clean:
+        return loaded.frame[target], no_invalid
     if loaded.text is None:
         return strip_labels(loaded.frame[target]), no_invalid
 

@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from irisfw.columns import label_candidates, resolve_target, strip_labels
 from irisfw.errors import DataError
 from irisfw.results import DataSummary, ExcludedColumn
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from irisfw.loading import Table
+
+# pandas and scikit-learn are imported inside the functions that prepare
+# data, because a run's worker only loads PreparedData (load_prepared), and
+# the two imports cost it about 2 s on the benchmark machine of
+# docs/benchmarks.md.
 
 DEFAULT_TEST_SIZE = 0.3
 
@@ -144,12 +147,19 @@ def prepare(
     split of ``test_size`` seeded with ``seed``. ``seed`` is recorded as the
     split seed either way.
     """
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import OneHotEncoder
+
+    from irisfw.columns import resolve_target, strip_labels
+
     if not 0 < test_size < 1:
         raise DataError(
             f"test size {test_size} is out of range; pass --test-size between 0 and 1"
         )
     target = resolve_target(frame, target)
-    features = frame.drop(columns=[target])
+    # Column selection shares the columns with ``frame`` (pandas copies on
+    # write), where drop() could copy a large table's single block.
+    features = frame[[column for column in frame.columns if column != target]]
     labels = strip_labels(frame[target])
     _validate(features, labels, target, encode=categorical == "encode")
 
@@ -166,10 +176,9 @@ def prepare(
         )
     else:
         train_index, test_index = splitter(y)
-    x, feature_names = _feature_matrix(features, train_index)
-    scaler = StandardScaler().fit(x[train_index])
-    x_train = scaler.transform(x[train_index]).astype(np.float32)
-    x_test = scaler.transform(x[test_index]).astype(np.float32)
+    x_train, x_test, mean, scale, feature_names = _scaled_features(
+        features, train_index, test_index
+    )
 
     arrays = {
         "x_train": x_train,
@@ -178,8 +187,8 @@ def prepare(
         "y_test": y[test_index],
         "y_train_onehot": onehot[train_index],
         "y_test_onehot": onehot[test_index],
-        "scaler_mean": scaler.mean_.copy(),
-        "scaler_scale": scaler.scale_.copy(),
+        "scaler_mean": mean,
+        "scaler_scale": scale,
         "train_index": train_index,
         "test_index": test_index,
     }
@@ -201,34 +210,79 @@ def prepare(
 
 
 def _is_text(column: pd.Series) -> bool:
+    import pandas as pd
+
     return not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(
         column
     )
 
 
-def _feature_matrix(
+def _feature_columns(
     features: pd.DataFrame, train_index: np.ndarray
-) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Return the float64 feature matrix and its column names.
+) -> list[tuple[str, np.ndarray]]:
+    """Return each float64 feature column with its name, in order.
 
     Each text column becomes one-hot columns, in place, for the values seen
     in the training rows. A value seen only in test rows encodes as all zeros.
+    Numeric columns are returned without a copy where pandas allows it.
     """
-    blocks: list[np.ndarray] = []
-    names: list[str] = []
+    from sklearn.preprocessing import OneHotEncoder
+
+    columns: list[tuple[str, np.ndarray]] = []
     for column in features.columns:
         values = features[column]
         if not _is_text(values):
-            blocks.append(values.to_numpy(dtype=np.float64).reshape(-1, 1))
-            names.append(str(column))
+            columns.append((str(column), values.to_numpy(dtype=np.float64)))
             continue
         text = values.astype(str).to_numpy().reshape(-1, 1)
         encoder = OneHotEncoder(
             sparse_output=False, dtype=np.float64, handle_unknown="ignore"
         ).fit(text[train_index])
-        blocks.append(encoder.transform(text))
-        names.extend(str(name) for name in encoder.get_feature_names_out([str(column)]))
-    return np.hstack(blocks), tuple(names)
+        encoded = encoder.transform(text)
+        names = encoder.get_feature_names_out([str(column)])
+        columns.extend(
+            (str(name), encoded[:, position]) for position, name in enumerate(names)
+        )
+    return columns
+
+
+def _scaled_features(
+    features: pd.DataFrame, train_index: np.ndarray, test_index: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Scale each feature column by its training rows into float32 matrices.
+
+    Returns the training and test matrices, the scaler's means and scales
+    (float64) and the feature names. A StandardScaler is fit to one column
+    at a time, and the column is scaled in float64 as its ``transform``
+    does, then rounded to float32, so no float64 copy of the whole feature
+    matrix is made. The scaled columns fill one row each of a transposed
+    float32 buffer, which is faster than writing strided matrix columns,
+    and one transpose gives the row-major matrices.
+    """
+    from sklearn.preprocessing import StandardScaler
+
+    columns = _feature_columns(features, train_index)
+    train_columns = np.empty((len(columns), len(train_index)), dtype=np.float32)
+    test_columns = np.empty((len(columns), len(test_index)), dtype=np.float32)
+    mean = np.empty(len(columns), dtype=np.float64)
+    scale = np.empty(len(columns), dtype=np.float64)
+    for position, (_, values) in enumerate(columns):
+        train_values = values[train_index]
+        scaler = StandardScaler().fit(train_values.reshape(-1, 1))
+        mean[position] = scaler.mean_[0]
+        scale[position] = scaler.scale_[0]
+        for part, output in (
+            (train_values, train_columns),
+            (values[test_index], test_columns),
+        ):
+            part -= mean[position]
+            part /= scale[position]
+            output[position] = part
+    x_train = np.ascontiguousarray(train_columns.T)
+    del train_columns
+    x_test = np.ascontiguousarray(test_columns.T)
+    names = tuple(name for name, _ in columns)
+    return x_train, x_test, mean, scale, names
 
 
 def fingerprint(
@@ -241,7 +295,8 @@ def fingerprint(
     for name in sorted(arrays):
         array = np.ascontiguousarray(arrays[name])
         digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
-        digest.update(array.tobytes())
+        # Hashing the buffer itself avoids a copy of a large feature matrix.
+        digest.update(memoryview(array).cast("B"))
     digest.update("\x1f".join(class_names).encode())
     digest.update(b"\x1e")
     digest.update("\x1f".join(feature_names).encode())
@@ -267,28 +322,29 @@ def _validate(
             f"feature columns are not numeric: {', '.join(text)}; pass --categorical"
             f" encode to one-hot encode them, or {drops} to leave them out"
         )
-    invalid = features.isna().to_numpy(copy=True)
-    numeric = [column for column in features.columns if str(column) not in text]
-    positions = [features.columns.get_loc(column) for column in numeric]
-    values = features[numeric].to_numpy(dtype=np.float64)
-    invalid[:, positions] |= ~np.isfinite(values)
-    if invalid.any():
-        bad_rows = invalid.any(axis=1)
-        columns = [
-            str(c)
-            for c, bad in zip(features.columns, invalid.any(axis=0), strict=True)
-            if bad
-        ]
-        rows = _first_rows(pd.Series(bad_rows))
+    # Checked column by column, so a large table is never copied as a whole.
+    bad_rows = np.zeros(len(features), dtype=bool)
+    columns = []
+    for column in features.columns:
+        values = features[column]
+        if str(column) in text:
+            invalid = values.isna().to_numpy()
+        else:
+            invalid = ~np.isfinite(values.to_numpy(dtype=np.float64))
+        if invalid.any():
+            bad_rows |= invalid
+            columns.append(str(column))
+    if columns:
+        rows = _first_rows(bad_rows)
         raise DataError(
             f"{int(bad_rows.sum())} rows have missing or non-finite values in"
             f" {', '.join(columns)} (first data rows: {rows}); fill or remove them"
         )
 
 
-def _first_rows(mask: pd.Series, limit: int = 5) -> str:
+def _first_rows(mask: pd.Series | np.ndarray, limit: int = 5) -> str:
     """Format the first data-row numbers (1-based, header excluded) where mask is true."""
-    positions = np.flatnonzero(mask.to_numpy())[:limit] + 1
+    positions = np.flatnonzero(np.asarray(mask))[:limit] + 1
     return ", ".join(str(position) for position in positions)
 
 
@@ -314,6 +370,8 @@ def _check_split_possible(
     if small:
         name, count = small[0]
         if len(small) > 1:
+            from irisfw.columns import label_candidates
+
             candidates = label_candidates(features)
             fix = (
                 f"pass --target {candidates[0]} if that column is the label"

@@ -19,7 +19,18 @@ SCHEMA_VERSION = 1
 RunStatus = Literal["ok", "failed", "timeout", "cancelled"]
 
 
-class EpochRecord(BaseModel):
+class _Record(BaseModel):
+    """Base of the result models.
+
+    pydantic builds a model's validators on first use instead of at import,
+    so commands that never create a result, such as ``irisfw backends``, do
+    not pay for building them.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class EpochRecord(_Record):
     """Training loss and accuracy after one epoch."""
 
     epoch: int = Field(description="1-based epoch number.")
@@ -29,7 +40,7 @@ class EpochRecord(BaseModel):
     )
 
 
-class ClassMetrics(BaseModel):
+class ClassMetrics(_Record):
     """Test-set precision and recall of one class."""
 
     name: str
@@ -39,7 +50,7 @@ class ClassMetrics(BaseModel):
     support: int = Field(description="Test rows whose true label is this class.")
 
 
-class Metrics(BaseModel):
+class Metrics(_Record):
     """Quality of a fitted model on the prepared split."""
 
     train_accuracy: float
@@ -52,7 +63,7 @@ class Metrics(BaseModel):
     )
 
 
-class Timings(BaseModel):
+class Timings(_Record):
     """Wall-clock seconds, each phase measured on its own."""
 
     import_seconds: float | None = Field(
@@ -68,17 +79,17 @@ class Timings(BaseModel):
     )
 
 
-class ToolkitInfo(BaseModel):
+class ToolkitInfo(_Record):
     name: str = Field(description="Distribution name of the toolkit, e.g. torch.")
     version: str | None = Field(description="Installed version, None if missing.")
 
 
-class PluginInfo(BaseModel):
+class PluginInfo(_Record):
     distribution: str
     version: str | None
 
 
-class RunResult(BaseModel):
+class RunResult(_Record):
     """The outcome of training and evaluating one backend on one spec."""
 
     model_config = ConfigDict(extra="forbid")
@@ -118,14 +129,14 @@ class RunResult(BaseModel):
     finished_at: datetime | None = None
 
 
-class ExcludedColumn(BaseModel):
+class ExcludedColumn(_Record):
     """A source column that was not used as a feature, and why."""
 
     name: str
     reason: str
 
 
-class DataSummary(BaseModel):
+class DataSummary(_Record):
     """What the prepared data contained, so a reader can check every run."""
 
     source: str = Field(description="Dataset name or CSV path.")
@@ -153,7 +164,7 @@ class DataSummary(BaseModel):
     )
 
 
-class SplitInfo(BaseModel):
+class SplitInfo(_Record):
     """One train/test split that every backend trained on."""
 
     index: int
@@ -167,7 +178,7 @@ class SplitInfo(BaseModel):
     fingerprint: str
 
 
-class Estimate(BaseModel):
+class Estimate(_Record):
     """Mean of one metric over runs, with its spread."""
 
     mean: float
@@ -181,7 +192,7 @@ class Estimate(BaseModel):
     n: int
 
 
-class GroupSummary(BaseModel):
+class GroupSummary(_Record):
     """Aggregate of all runs of one backend label and one spec."""
 
     label: str
@@ -195,7 +206,7 @@ class GroupSummary(BaseModel):
     median_fit_seconds: float | None = None
 
 
-class PairwiseTest(BaseModel):
+class PairwiseTest(_Record):
     """Paired comparison of test accuracy between two groups on shared splits."""
 
     first: str = Field(description="Label of the first group, with its spec.")
@@ -209,7 +220,7 @@ class PairwiseTest(BaseModel):
     test: str = Field(description="Name of the statistical test used.")
 
 
-class Environment(BaseModel):
+class Environment(_Record):
     """The interpreter, machine and packages of the process that ran a comparison."""
 
     python_version: str = Field(description="Interpreter version, e.g. 3.11.7.")
@@ -226,7 +237,7 @@ class Environment(BaseModel):
     )
 
 
-class Comparison(BaseModel):
+class Comparison(_Record):
     """Every run of one ``irisfw compare`` invocation."""
 
     model_config = ConfigDict(extra="forbid")

@@ -22,7 +22,9 @@ class ModelSpec(BaseModel):
     epsilon=1e-8 in every backend, so that the toolkits train the same model.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: validators are built on first use, not at import, which
+    # keeps commands that create no spec fast.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     hidden_layers: tuple[int, ...] = Field(
         default=(16,),

@@ -18,7 +18,6 @@ from itertools import combinations
 from statistics import median
 
 import numpy as np
-from scipy import stats
 
 from irisfw.results import Comparison, Estimate, GroupSummary, PairwiseTest, RunResult
 
@@ -41,6 +40,10 @@ def estimate(
     mean = float(np.mean(values))
     if n < 2:
         return Estimate(mean=mean, n=n)
+    # scipy is imported only when a group has several runs: a comparison with
+    # one run per backend does not need it, and importing it takes about 1 s.
+    from scipy import stats
+
     std = float(np.std(values, ddof=1))
     half_width = stats.t.ppf((1 + CONFIDENCE) / 2, n - 1) * std / math.sqrt(n)
     return Estimate(
@@ -103,6 +106,8 @@ def corrected_paired_t_test(
     if variance == 0:
         # Identical differences on every split: no spread to test against.
         return None, 1.0 if mean == 0 else 0.0
+    from scipy import stats
+
     t = mean / math.sqrt((1 / n + test_fraction) * variance)
     p = 2 * float(stats.t.sf(abs(t), n - 1))
     return t, p
