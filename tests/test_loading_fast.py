@@ -318,13 +318,13 @@ def test_refused_reservation_counts_lines(tmp_path, engine, monkeypatch):
     capacities = []
     allocate = fastcsv._Columns.__init__
 
-    def refuse_first(self, names, label, capacity):
+    def raise_memory_error_once(self, names, label, capacity):
         capacities.append(capacity)
         if len(capacities) == 1:
             raise MemoryError
         allocate(self, names, label, capacity)
 
-    monkeypatch.setattr(fastcsv._Columns, "__init__", refuse_first)
+    monkeypatch.setattr(fastcsv._Columns, "__init__", raise_memory_error_once)
 
     table = load(path, fast=True)
 
