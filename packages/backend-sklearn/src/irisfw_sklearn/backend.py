@@ -87,7 +87,7 @@ class SklearnBackend(Backend):
             or len(estimator.classes_) != n_classes
         ):
             raise ValueError(
-                f"{path} holds a model for {estimator.n_features_in_} features and"
+                f"{path} contains a model for {estimator.n_features_in_} features and"
                 f" {len(estimator.classes_)} classes, the manifest says {n_features}"
                 f" and {n_classes}"
             )

@@ -157,7 +157,11 @@ def root(
     ] = False,
 ) -> None:
     """Train one neural-network classifier with several ML toolkits and compare them."""
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.WARNING
+    level = logging.WARNING
+    if verbose:
+        level = logging.DEBUG
+    elif quiet:
+        level = logging.ERROR
     logging.basicConfig(level=level, format="irisfw: %(levelname)s: %(message)s")
     context.obj = {"verbose": verbose, "quiet": quiet}
 

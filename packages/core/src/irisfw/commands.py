@@ -1,4 +1,4 @@
-"""What the CLI commands do, kept apart from argument parsing in ``cli``."""
+"""Implementations of the CLI commands, kept apart from argument parsing in ``cli``."""
 
 from __future__ import annotations
 

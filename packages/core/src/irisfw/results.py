@@ -137,7 +137,7 @@ class ExcludedColumn(_Record):
 
 
 class DataSummary(_Record):
-    """What the prepared data contained, so a reader can check every run."""
+    """Summary of the prepared data, so a reader can check every run against it."""
 
     source: str = Field(description="Dataset name or CSV path.")
     target: str

@@ -60,7 +60,7 @@ class ModelSpec(BaseModel):
 
     @property
     def label(self) -> str:
-        """Short text that tells specs apart in tables and folder names."""
+        """Short text that distinguishes specs in tables and folder names."""
         layers = "x".join(str(units) for units in self.hidden_layers)
         batch = "full" if self.batch_size is None else str(self.batch_size)
         return (
